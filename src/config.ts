@@ -1,0 +1,198 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** Unset and empty variables mean the same thing: use the default. */
+const optionalString = z.string().trim().min(1).optional();
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+
+const envSchema = z.object({
+  APP_ID: z.string().trim().regex(/^\d+$/, "must be the numeric id of the GitHub App").optional(),
+  PRIVATE_KEY: optionalString,
+  PRIVATE_KEY_PATH: optionalString,
+  WEBHOOK_SECRET: optionalString,
+  WEBHOOK_PATH: z.string().trim().regex(/^\/\S*$/, "must be a path starting with /").default("/api/github/webhooks"),
+  GHE_HOST: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name (with an optional :port), without protocol or path")
+    .optional(),
+  GHE_PROTOCOL: z.enum(["http", "https"], { message: "must be http or https" }).default("https"),
+  LOG_LEVEL: z
+    .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
+      message: "must be one of trace, debug, info, warn, error, fatal, silent",
+    })
+    .default("info"),
+  PORT: integer(0, 65535).default("3000"),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  DATA_DIR: z.string().trim().min(1).default("./.data"),
+  BASE_URL: url(["http:", "https:"]).optional(),
+  API_TOKEN: z.string().trim().min(16, "must be at least 16 characters").optional(),
+  GITHUB_CLIENT_ID: optionalString,
+  GITHUB_CLIENT_SECRET: optionalString,
+  SMTP_URL: url(["smtp:", "smtps:"]).optional(),
+  ALERT_EMAIL_FROM: z.string().trim().email("must be an email address").optional(),
+  ALERT_EMAIL_TO: z
+    .string()
+    .trim()
+    .refine(
+      (value) => value.split(",").every((part) => z.string().email().safeParse(part.trim()).success),
+      "must be a comma-separated list of email addresses",
+    )
+    .optional(),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_ALERT_CHANNEL: optionalString,
+  SLACK_API_URL: url(["http:", "https:"]).default("https://slack.com/api/"),
+  POLL_INTERVAL_SECONDS: integer(0, 86_400).default("60"),
+  POLL_JITTER_SECONDS: integer(0, 3_600).default("10"),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** The GitHub App's credentials, present only when the app has been registered. */
+export interface GithubAppConfig {
+  appId: number;
+  privateKey: string;
+  webhookSecret: string;
+  /** REST base URL: api.github.com, or a GitHub Enterprise host's /api/v3. */
+  apiBaseUrl: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  baseUrl: string;
+  logLevel: Env["LOG_LEVEL"];
+  webhookPath: string;
+  /** null until APP_ID, a private key and WEBHOOK_SECRET are all set. */
+  github: GithubAppConfig | null;
+  githubApiBaseUrl: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  apiToken: string | null;
+  oauth: { clientId: string; clientSecret: string } | null;
+  email: { smtpUrl: string; from: string; to: string[] } | null;
+  slack: { botToken: string | null; signingSecret: string | null; alertChannel: string | null; apiUrl: string };
+  poll: { intervalSeconds: number; jitterSeconds: number };
+}
+
+/** A configuration error: its message is one line naming the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Reads the whole configuration from the environment once, at start.
+ * Throws a {@link ConfigError} naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== "") input[key] = value;
+  }
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`Invalid configuration: ${issue.path.join(".")} ${issue.message}`);
+  }
+  const e = parsed.data;
+
+  const githubApiBaseUrl = e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com";
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    baseUrl: (e.BASE_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ""),
+    logLevel: e.LOG_LEVEL,
+    webhookPath: e.WEBHOOK_PATH,
+    github: githubAppConfig(e, githubApiBaseUrl),
+    githubApiBaseUrl,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir: e.DATA_DIR,
+    apiToken: e.API_TOKEN ?? null,
+    oauth: pair(e, "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", (clientId, clientSecret) => ({ clientId, clientSecret })),
+    email: emailConfig(e),
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN ?? null,
+      signingSecret: e.SLACK_SIGNING_SECRET ?? null,
+      alertChannel: e.SLACK_ALERT_CHANNEL ?? null,
+      apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
+    },
+    poll: { intervalSeconds: e.POLL_INTERVAL_SECONDS, jitterSeconds: e.POLL_JITTER_SECONDS },
+  };
+}
+
+function githubAppConfig(e: Env, apiBaseUrl: string): GithubAppConfig | null {
+  if (!e.APP_ID) {
+    return null;
+  }
+  let privateKey = e.PRIVATE_KEY;
+  if (!privateKey && e.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid configuration: PRIVATE_KEY_PATH cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+      );
+    }
+  }
+  if (!privateKey) {
+    throw new ConfigError("Invalid configuration: PRIVATE_KEY (or PRIVATE_KEY_PATH) is required when APP_ID is set");
+  }
+  // Keys pasted into one-line environments arrive with literal "\n" or base64-encoded.
+  privateKey = privateKey.replace(/\\n/g, "\n");
+  if (!privateKey.includes("-----BEGIN")) {
+    const decoded = Buffer.from(privateKey, "base64").toString("utf8");
+    if (!decoded.includes("-----BEGIN")) {
+      throw new ConfigError("Invalid configuration: PRIVATE_KEY is not a PEM private key (nor base64 of one)");
+    }
+    privateKey = decoded;
+  }
+  if (!e.WEBHOOK_SECRET) {
+    throw new ConfigError("Invalid configuration: WEBHOOK_SECRET is required when APP_ID is set");
+  }
+  return { appId: Number(e.APP_ID), privateKey, webhookSecret: e.WEBHOOK_SECRET, apiBaseUrl };
+}
+
+function emailConfig(e: Env): Config["email"] {
+  if (!e.SMTP_URL) {
+    return null;
+  }
+  if (!e.ALERT_EMAIL_FROM) {
+    throw new ConfigError("Invalid configuration: ALERT_EMAIL_FROM is required when SMTP_URL is set");
+  }
+  if (!e.ALERT_EMAIL_TO) {
+    throw new ConfigError("Invalid configuration: ALERT_EMAIL_TO is required when SMTP_URL is set");
+  }
+  const to = e.ALERT_EMAIL_TO.split(",").map((address) => address.trim());
+  return { smtpUrl: e.SMTP_URL, from: e.ALERT_EMAIL_FROM, to };
+}
+
+function pair<T>(e: Env, a: keyof Env, b: keyof Env, build: (a: string, b: string) => T): T | null {
+  const first = e[a] as string | undefined;
+  const second = e[b] as string | undefined;
+  if (!first && !second) return null;
+  if (!first) throw new ConfigError(`Invalid configuration: ${String(a)} is required when ${String(b)} is set`);
+  if (!second) throw new ConfigError(`Invalid configuration: ${String(b)} is required when ${String(a)} is set`);
+  return build(first, second);
+}

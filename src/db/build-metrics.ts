@@ -1,0 +1,70 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { STATUSES, type Status } from "../domain/status.js";
+
+export interface MetricsFilters {
+  repository?: string | undefined;
+  branch?: string | undefined;
+  workflow?: string | undefined;
+}
+
+export interface MetricsSummary {
+  window_days: number;
+  total_builds: number;
+  success_rate: number | null;
+  avg_duration_seconds: number | null;
+  p50_duration_seconds: number | null;
+  p95_duration_seconds: number | null;
+  by_status: Record<Status, number>;
+}
+
+const summaryRow = z.object({
+  total: z.number(),
+  by_status: z.record(z.string(), z.number()).nullable(),
+  avg: z.number().nullable(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+});
+
+/**
+ * Counts and durations of the builds created in the last `days` days before `now`.
+ * Success rate is success / (success + failed); durations are of runs that succeeded or failed
+ * (cancelled and skipped runs did not run their course).
+ */
+export async function getMetricsSummary(
+  connection: CommonQueryMethods,
+  options: { days: number; now: Date } & MetricsFilters,
+): Promise<MetricsSummary> {
+  const conditions = [sql.fragment`b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})`];
+  if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
+  if (options.branch) conditions.push(sql.fragment`b.branch = ${options.branch}`);
+  if (options.workflow) conditions.push(sql.fragment`b.workflow = ${options.workflow}`);
+  const row = await connection.one(sql.type(summaryRow)`
+    WITH window_builds AS (
+      SELECT b.status, b.duration_seconds FROM builds b WHERE ${sql.join(conditions, sql.fragment` AND `)}
+    ), counts AS (
+      SELECT status, count(*)::int AS n FROM window_builds GROUP BY status
+    )
+    SELECT
+      (SELECT coalesce(sum(n), 0)::int FROM counts) AS total,
+      (SELECT jsonb_object_agg(status, n) FROM counts) AS by_status,
+      avg(duration_seconds)::float8 AS avg,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p95
+    FROM window_builds
+    WHERE duration_seconds IS NOT NULL AND status IN ('success', 'failed')`);
+  const byStatus = Object.fromEntries(STATUSES.map((status) => [status, row.by_status?.[status] ?? 0])) as Record<
+    Status,
+    number
+  >;
+  const decided = byStatus.success + byStatus.failed;
+  return {
+    window_days: options.days,
+    total_builds: row.total,
+    success_rate: decided === 0 ? null : byStatus.success / decided,
+    avg_duration_seconds: row.avg,
+    p50_duration_seconds: row.p50,
+    p95_duration_seconds: row.p95,
+    by_status: byStatus,
+  };
+}

@@ -1,0 +1,181 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import type { BuildRecord, JobRecord } from "../domain/normalize.js";
+import { STATUSES } from "../domain/status.js";
+import { jsonText, text, timestamp } from "./values.js";
+
+const statusSchema = z.enum(STATUSES);
+
+/** A build as the JSON API and the pages show it. */
+export const buildSchema = z.object({
+  id: z.number(),
+  provider: z.string(),
+  external_id: z.string(),
+  run_attempt: z.number(),
+  repository: z.string(),
+  workflow: z.string(),
+  status: statusSchema,
+  conclusion: z.string().nullable(),
+  branch: z.string().nullable(),
+  commit_sha: z.string().nullable(),
+  commit_message: z.string().nullable(),
+  triggered_by: z.string().nullable(),
+  event: z.string().nullable(),
+  url: z.string().nullable(),
+  created_at: z.date().nullable(),
+  started_at: z.date().nullable(),
+  finished_at: z.date().nullable(),
+  duration_seconds: z.number().nullable(),
+});
+export type Build = z.infer<typeof buildSchema>;
+
+const buildColumns = sql.fragment`
+  b.id, p.slug AS provider, b.external_id::text AS external_id, b.run_attempt, b.repository, b.workflow,
+  b.status, b.conclusion, b.branch, b.commit_sha, b.commit_message, b.triggered_by, b.event, b.url,
+  b.created_at, b.started_at, b.finished_at, b.duration_seconds`;
+
+const changedRow = z.object({ id: z.number(), inserted: z.boolean() });
+export type ChangedBuild = z.infer<typeof changedRow>;
+
+/**
+ * Inserts or moves forward one run. The `WHERE` refuses stale data: a lower attempt, a lower
+ * status rank, or a snapshot no newer than the stored one.
+ * @returns the row when it really changed, null when the data was stale or already known.
+ */
+export async function upsertBuild(connection: CommonQueryMethods, build: BuildRecord): Promise<ChangedBuild | null> {
+  return connection.maybeOne(sql.type(changedRow)`
+    INSERT INTO builds (
+      provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
+      workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
+      commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload
+    ) VALUES (
+      ${build.providerId}, ${build.installationId}, ${build.repositoryId}, ${text(build.repository)},
+      ${build.externalId}, ${build.runAttempt}, ${build.runNumber}, ${build.workflowId}, ${text(build.workflow)},
+      ${build.status}, ${build.statusRank}, ${text(build.rawStatus)}, ${text(build.conclusion)},
+      ${text(build.branch)}, ${text(build.commitSha)}, ${text(build.commitMessage)}, ${text(build.triggeredBy)},
+      ${text(build.event)}, ${text(build.url)}, ${timestamp(build.createdAt)}, ${timestamp(build.updatedAt)},
+      ${timestamp(build.startedAt)}, ${timestamp(build.finishedAt)}, ${jsonText(build.payload)}::jsonb
+    )
+    ON CONFLICT ON CONSTRAINT builds_natural_key DO UPDATE SET
+      installation_id = coalesce(EXCLUDED.installation_id, builds.installation_id),
+      repository = EXCLUDED.repository,
+      run_attempt = EXCLUDED.run_attempt,
+      run_number = EXCLUDED.run_number,
+      workflow_id = EXCLUDED.workflow_id,
+      workflow = EXCLUDED.workflow,
+      status = EXCLUDED.status,
+      status_rank = EXCLUDED.status_rank,
+      raw_status = EXCLUDED.raw_status,
+      conclusion = EXCLUDED.conclusion,
+      branch = EXCLUDED.branch,
+      commit_sha = EXCLUDED.commit_sha,
+      commit_message = EXCLUDED.commit_message,
+      triggered_by = EXCLUDED.triggered_by,
+      event = EXCLUDED.event,
+      url = EXCLUDED.url,
+      created_at = EXCLUDED.created_at,
+      updated_at = EXCLUDED.updated_at,
+      started_at = EXCLUDED.started_at,
+      finished_at = EXCLUDED.finished_at,
+      payload = EXCLUDED.payload,
+      changed_at = now()
+    WHERE EXCLUDED.run_attempt > builds.run_attempt
+       OR (EXCLUDED.run_attempt = builds.run_attempt AND (
+            EXCLUDED.status_rank > builds.status_rank
+         OR (EXCLUDED.status_rank = builds.status_rank
+             AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
+         -- a row known only through its jobs learns the run's details
+         OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
+    RETURNING id, (xmax = 0) AS inserted`);
+}
+
+/**
+ * Makes sure a run exists for a job that arrived before its run: a queued row with what the
+ * job knows, no payload and no GitHub timestamps, so the run's own events always replace it.
+ */
+export async function ensureBuildForJob(connection: CommonQueryMethods, job: JobRecord): Promise<void> {
+  await connection.query(sql.unsafe`
+    INSERT INTO builds (
+      provider_id, installation_id, repository_id, repository, external_id, run_attempt,
+      workflow, status, status_rank, branch, commit_sha
+    ) VALUES (
+      ${job.providerId}, ${job.installationId}, ${job.repositoryId}, ${text(job.repository)}, ${job.runId},
+      ${job.runAttempt}, ${text(job.workflow)}, 'queued', 1, ${text(job.branch)}, ${text(job.commitSha)}
+    )
+    ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`);
+}
+
+export interface BuildFilters {
+  status?: string | undefined;
+  repository?: string | undefined;
+  branch?: string | undefined;
+  workflow?: string | undefined;
+  triggeredBy?: string | undefined;
+}
+
+function filterConditions(filters: BuildFilters) {
+  const conditions = [sql.fragment`TRUE`];
+  if (filters.status) conditions.push(sql.fragment`b.status = ${filters.status}`);
+  if (filters.repository) conditions.push(sql.fragment`b.repository = ${filters.repository}`);
+  if (filters.branch) conditions.push(sql.fragment`b.branch = ${filters.branch}`);
+  if (filters.workflow) conditions.push(sql.fragment`b.workflow = ${filters.workflow}`);
+  if (filters.triggeredBy) conditions.push(sql.fragment`b.triggered_by = ${filters.triggeredBy}`);
+  return sql.join(conditions, sql.fragment` AND `);
+}
+
+/** Builds newest first, with the number that match the filters. */
+export async function listBuilds(
+  connection: CommonQueryMethods,
+  filters: BuildFilters,
+  page: { limit: number; offset: number },
+): Promise<{ builds: Build[]; total: number }> {
+  const where = filterConditions(filters);
+  const [builds, total] = await Promise.all([
+    connection.any(sql.type(buildSchema)`
+      SELECT ${buildColumns}
+      FROM builds b JOIN providers p ON p.id = b.provider_id
+      WHERE ${where}
+      ORDER BY b.created_at DESC NULLS LAST, b.id DESC
+      LIMIT ${page.limit} OFFSET ${page.offset}`),
+    connection.oneFirst(sql.type(z.object({ total: z.number() }))`
+      SELECT count(*)::int AS total FROM builds b WHERE ${where}`),
+  ]);
+  return { builds: [...builds], total };
+}
+
+export const buildJobSchema = z.object({
+  id: z.number(),
+  run_attempt: z.number(),
+  name: z.string(),
+  status: statusSchema,
+  conclusion: z.string().nullable(),
+  runner_labels: z.array(z.string()),
+  runner_name: z.string().nullable(),
+  queue_seconds: z.number().nullable(),
+  run_seconds: z.number().nullable(),
+  failed_step: z.string().nullable(),
+  url: z.string().nullable(),
+  started_at: z.date().nullable(),
+  completed_at: z.date().nullable(),
+});
+export type BuildJob = z.infer<typeof buildJobSchema>;
+
+export type BuildDetail = Build & { provider_name: string; jobs: BuildJob[] };
+
+/** One build with its provider's name and the jobs of its current attempt, or null. */
+export async function getBuild(connection: CommonQueryMethods, id: number): Promise<BuildDetail | null> {
+  const build = await connection.maybeOne(sql.type(buildSchema.extend({ provider_name: z.string() }))`
+    SELECT ${buildColumns}, p.name AS provider_name
+    FROM builds b JOIN providers p ON p.id = b.provider_id
+    WHERE b.id = ${id}`);
+  if (!build) {
+    return null;
+  }
+  const jobs = await connection.any(sql.type(buildJobSchema)`
+    SELECT id, run_attempt, name, status, conclusion, runner_labels, runner_name, queue_seconds,
+           run_seconds, failed_step, url, started_at, completed_at
+    FROM build_jobs
+    WHERE build_id = ${id} AND run_attempt = ${build.run_attempt}
+    ORDER BY started_at NULLS LAST, id`);
+  return { ...build, jobs: [...jobs] };
+}

@@ -1,0 +1,50 @@
+import {
+  createPool as createSlonikPool,
+  createTypeParserPreset,
+  SchemaValidationError,
+  type DatabasePool,
+  type Interceptor,
+  type QueryResultRow,
+} from "slonik";
+
+/**
+ * Validates every row of a `sql.type(schema)` query against its zod schema,
+ * so a query that drifts from its declared shape fails loudly where it runs.
+ */
+const resultParserInterceptor: Interceptor = {
+  name: "runboard-result-parser",
+  transformRow(queryContext, query, row, fields) {
+    const parser = queryContext.resultParser;
+    if (!parser) {
+      return row;
+    }
+    const result = parser.safeParse(row);
+    if (!result.success) {
+      throw new SchemaValidationError(query, row, result.error.issues);
+    }
+    return result.data as QueryResultRow;
+  },
+};
+
+export interface PoolOptions {
+  maximumPoolSize?: number;
+  /** Stack traces cost a little on every query; worth it in tests and development. */
+  captureStackTrace?: boolean;
+}
+
+/**
+ * A slonik pool with the project's type parsers (timestamps as `Date`, int8 as number)
+ * and the result-parser interceptor.
+ */
+export async function createPool(connectionUri: string, options: PoolOptions = {}): Promise<DatabasePool> {
+  const typeParsers = [
+    ...createTypeParserPreset().filter((parser) => parser.name !== "timestamptz"),
+    { name: "timestamptz", parse: (value: string) => new Date(value) },
+  ];
+  return createSlonikPool(connectionUri, {
+    captureStackTrace: options.captureStackTrace ?? false,
+    maximumPoolSize: options.maximumPoolSize ?? 10,
+    interceptors: [resultParserInterceptor],
+    typeParsers,
+  });
+}

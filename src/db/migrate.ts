@@ -1,0 +1,96 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+import type { Logger } from "pino";
+import { projectPath } from "../project-path.js";
+
+/** One advisory lock key for every Runboard process that migrates this database. */
+const MIGRATION_LOCK_KEY = 7_262_001;
+const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+export interface MigrationFile {
+  id: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+/** The migrations in `dir`, ordered by their number. */
+export async function readMigrations(dir = projectPath("migrations")): Promise<MigrationFile[]> {
+  const files = (await readdir(dir)).filter((file) => file.endsWith(".sql")).sort();
+  const migrations: MigrationFile[] = [];
+  for (const file of files) {
+    const match = FILE_NAME.exec(file);
+    if (!match) {
+      throw new Error(`migration file ${file} must be named NNNN_name.sql (lower case, digits and _)`);
+    }
+    const sql = await readFile(path.join(dir, file), "utf8");
+    const id = Number(match[1]);
+    if (migrations.some((m) => m.id === id)) {
+      throw new Error(`two migration files share the number ${match[1]}`);
+    }
+    migrations.push({ id, name: file, sql, checksum: createHash("sha256").update(sql).digest("hex") });
+  }
+  return migrations;
+}
+
+/**
+ * Applies the pending migrations, each in its own transaction, under an advisory lock so
+ * that replicas starting together migrate once. A landed migration whose file changed
+ * stops the start: migrations are forward only.
+ * @returns the names of the migrations applied now.
+ */
+export async function migrate(options: { connectionUri: string; log: Logger; dir?: string }): Promise<string[]> {
+  const { log } = options;
+  const migrations = await readMigrations(options.dir);
+  const client = new pg.Client({ connectionString: options.connectionUri });
+  await client.connect();
+  const applied: string[] = [];
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        id integer PRIMARY KEY,
+        name text NOT NULL,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const { rows } = await client.query<{ id: number; name: string; checksum: string }>(
+      "SELECT id, name, checksum FROM schema_migrations ORDER BY id",
+    );
+    const done = new Map(rows.map((row) => [row.id, row]));
+    for (const row of rows) {
+      const file = migrations.find((m) => m.id === row.id);
+      if (!file) {
+        log.warn({ migration: row.name }, "the database has a migration this version does not know; is an older version running?");
+      } else if (file.checksum !== row.checksum) {
+        throw new Error(
+          `migration ${file.name} was changed after it was applied; migrations are forward only: restore the file and add a new one`,
+        );
+      }
+    }
+    for (const migration of migrations) {
+      if (done.has(migration.id)) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(migration.sql);
+        await client.query("INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)", [
+          migration.id,
+          migration.name,
+          migration.checksum,
+        ]);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      applied.push(migration.name);
+      log.info({ migration: migration.name }, "migration applied");
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+  return applied;
+}

@@ -1,0 +1,19 @@
+import { sql, type ValueExpression } from "slonik";
+
+/** A timestamp parameter, or NULL. */
+export function timestamp(value: Date | null): ValueExpression {
+  return value ? sql.timestamp(value) : null;
+}
+
+/**
+ * Text for a `text` column. PostgreSQL refuses NUL characters in text and JSON, and
+ * GitHub's data is whatever people typed, so they are dropped rather than failing the row.
+ */
+export function text(value: string | null): string | null {
+  return value === null ? null : value.replaceAll("\u0000", "");
+}
+
+/** JSON text for a `jsonb` parameter (cast with `::jsonb`), without NUL characters. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === "string" ? v.replaceAll("\u0000", "") : v));
+}

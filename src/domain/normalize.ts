@@ -1,0 +1,276 @@
+import { z } from "zod";
+import { isFinished, statusRank, toStatus, type Status } from "./status.js";
+
+/** GitHub Actions' row in the providers table. */
+export const GITHUB_ACTIONS_PROVIDER_ID = 1;
+
+/** One workflow run as Runboard stores it, whether it came from a webhook or the poller. */
+export interface BuildRecord {
+  providerId: number;
+  installationId: number | null;
+  repositoryId: number;
+  repository: string;
+  externalId: number;
+  runAttempt: number;
+  runNumber: number | null;
+  workflowId: number | null;
+  workflow: string;
+  status: Status;
+  statusRank: number;
+  rawStatus: string | null;
+  conclusion: string | null;
+  branch: string | null;
+  commitSha: string | null;
+  commitMessage: string | null;
+  triggeredBy: string | null;
+  event: string | null;
+  url: string | null;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  payload: unknown;
+}
+
+export interface StepRecord {
+  number: number;
+  name: string;
+  status: Status;
+  conclusion: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+/** One job of one attempt of a run. */
+export interface JobRecord {
+  id: number;
+  providerId: number;
+  installationId: number | null;
+  repositoryId: number;
+  repository: string;
+  runId: number;
+  runAttempt: number;
+  workflow: string;
+  branch: string | null;
+  commitSha: string | null;
+  name: string;
+  status: Status;
+  statusRank: number;
+  progress: number;
+  rawStatus: string | null;
+  conclusion: string | null;
+  runnerLabels: string[];
+  runnerName: string | null;
+  runnerGroup: string | null;
+  steps: StepRecord[];
+  failedStep: string | null;
+  url: string | null;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  payload: unknown;
+}
+
+/** A payload Runboard cannot store, with the reason to log. */
+export interface Unusable {
+  unusable: string;
+}
+
+// Lenient shapes: only what Runboard needs is required; everything else may be missing or null.
+const id = z.number().int().positive();
+const text = z.string().nullish().catch(null);
+const time = z
+  .string()
+  .nullish()
+  .catch(null)
+  .transform((value) => {
+    if (!value) return null;
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? null : date;
+  });
+const login = z.object({ login: z.string() }).nullish().catch(null);
+const repositorySchema = z.object({ id, full_name: z.string().min(1) });
+
+const runSchema = z.object({
+  id,
+  name: text,
+  path: text,
+  display_title: text,
+  run_attempt: z.number().int().positive().nullish().catch(null),
+  run_number: z.number().int().nullish().catch(null),
+  workflow_id: z.number().int().nullish().catch(null),
+  status: text,
+  conclusion: text,
+  head_branch: text,
+  head_sha: text,
+  head_commit: z.object({ message: text }).nullish().catch(null),
+  event: text,
+  html_url: text,
+  created_at: time,
+  updated_at: time,
+  run_started_at: time,
+  actor: login,
+  triggering_actor: login,
+  repository: repositorySchema.nullish().catch(null),
+});
+
+const stepSchema = z.object({
+  number: z.number().int().catch(0),
+  name: z.string().catch(""),
+  status: text,
+  conclusion: text,
+  started_at: text,
+  completed_at: text,
+});
+
+const jobSchema = z.object({
+  id,
+  run_id: id,
+  run_attempt: z.number().int().positive().nullish().catch(null),
+  name: z.string().catch(""),
+  workflow_name: text,
+  head_branch: text,
+  head_sha: text,
+  status: text,
+  conclusion: text,
+  html_url: text,
+  created_at: time,
+  started_at: time,
+  completed_at: time,
+  labels: z.array(z.string()).nullish().catch(null),
+  runner_name: text,
+  runner_group_name: text,
+  steps: z.array(z.unknown()).nullish().catch(null),
+});
+
+const installationSchema = z.object({ id }).nullish().catch(null);
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return `${issue.path.join(".") || "payload"}: ${issue.message}`;
+}
+
+/**
+ * Turns a workflow run object (a `workflow_run` webhook's `workflow_run`, or one run from the
+ * REST API) into a {@link BuildRecord}. Pure: the same input always gives the same record.
+ * @param fallbackRepository the delivery's `repository`, for runs that lack their own.
+ */
+export function normalizeWorkflowRun(
+  raw: unknown,
+  options: { installation?: unknown; fallbackRepository?: unknown } = {},
+): BuildRecord | Unusable {
+  const parsed = runSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { unusable: `workflow_run ${describe(parsed.error)}` };
+  }
+  const run = parsed.data;
+  const repository = run.repository ?? repositorySchema.safeParse(options.fallbackRepository).data;
+  if (!repository) {
+    return { unusable: "workflow_run has no repository with an id and full_name" };
+  }
+  const status = toStatus(run.status, run.conclusion);
+  const createdAt = run.created_at;
+  const startedAt = run.run_started_at ?? createdAt;
+  return {
+    providerId: GITHUB_ACTIONS_PROVIDER_ID,
+    installationId: installationSchema.parse(options.installation)?.id ?? null,
+    repositoryId: repository.id,
+    repository: repository.full_name,
+    externalId: run.id,
+    runAttempt: run.run_attempt ?? 1,
+    runNumber: run.run_number ?? null,
+    workflowId: run.workflow_id ?? null,
+    workflow: workflowName(run.name, run.path, run.workflow_id),
+    status,
+    statusRank: statusRank(status),
+    rawStatus: run.status ?? null,
+    conclusion: run.conclusion ?? null,
+    branch: run.head_branch ?? null,
+    commitSha: run.head_sha ?? null,
+    commitMessage: run.head_commit?.message ?? run.display_title ?? null,
+    triggeredBy: run.triggering_actor?.login ?? run.actor?.login ?? null,
+    event: run.event ?? null,
+    url: run.html_url ?? null,
+    createdAt,
+    updatedAt: run.updated_at,
+    startedAt: status === "queued" ? null : startedAt,
+    finishedAt: isFinished(status) ? (run.updated_at ?? null) : null,
+    payload: raw,
+  };
+}
+
+/**
+ * Turns a workflow job object (a `workflow_job` webhook's `workflow_job`, or one job from the
+ * REST API) into a {@link JobRecord}.
+ * @param repository the delivery's `repository` (jobs do not carry their own).
+ */
+export function normalizeWorkflowJob(
+  raw: unknown,
+  options: { repository: unknown; installation?: unknown },
+): JobRecord | Unusable {
+  const parsed = jobSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { unusable: `workflow_job ${describe(parsed.error)}` };
+  }
+  const repository = repositorySchema.safeParse(options.repository);
+  if (!repository.success) {
+    return { unusable: `workflow_job repository ${describe(repository.error)}` };
+  }
+  const job = parsed.data;
+  const status = toStatus(job.status, job.conclusion);
+  const steps = (job.steps ?? []).flatMap((step): StepRecord[] => {
+    const s = stepSchema.safeParse(step);
+    if (!s.success) return [];
+    return [
+      {
+        number: s.data.number,
+        name: s.data.name,
+        status: toStatus(s.data.status, s.data.conclusion),
+        conclusion: s.data.conclusion ?? null,
+        startedAt: s.data.started_at ?? null,
+        completedAt: s.data.completed_at ?? null,
+      },
+    ];
+  });
+  const failed = steps.find((step) => step.status === "failed");
+  return {
+    id: job.id,
+    providerId: GITHUB_ACTIONS_PROVIDER_ID,
+    installationId: installationSchema.parse(options.installation)?.id ?? null,
+    repositoryId: repository.data.id,
+    repository: repository.data.full_name,
+    runId: job.run_id,
+    runAttempt: job.run_attempt ?? 1,
+    workflow: workflowName(job.workflow_name, null, null),
+    branch: job.head_branch ?? null,
+    commitSha: job.head_sha ?? null,
+    name: job.name || `job ${job.id}`,
+    status,
+    statusRank: statusRank(status),
+    progress: Math.min(steps.filter((step) => isFinished(step.status)).length, 32_767),
+    rawStatus: job.status ?? null,
+    conclusion: job.conclusion ?? null,
+    runnerLabels: job.labels ?? [],
+    runnerName: job.runner_name ?? null,
+    runnerGroup: job.runner_group_name ?? null,
+    steps,
+    failedStep: failed?.name ?? null,
+    url: job.html_url ?? null,
+    queuedAt: job.created_at,
+    // GitHub fills started_at while a job still waits for a runner.
+    startedAt: status === "queued" ? null : job.started_at,
+    completedAt: isFinished(status) ? job.completed_at : null,
+    payload: raw,
+  };
+}
+
+export function isUnusable(value: object): value is Unusable {
+  return "unusable" in value;
+}
+
+/** Workflows may have an empty name; their file name, then their id, stand in. */
+function workflowName(name: string | null | undefined, filePath: string | null | undefined, workflowId: number | null | undefined): string {
+  if (name && name.trim()) return name.trim();
+  if (filePath) return filePath.split("/").pop() || filePath;
+  return workflowId ? `workflow ${workflowId}` : "(unnamed workflow)";
+}

@@ -1,0 +1,110 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { createAdaptorServer } from "@hono/node-server";
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+import type { DatabasePool } from "slonik";
+import type { Config } from "./config.js";
+import { createPool } from "./db/create-pool.js";
+import { migrate } from "./db/migrate.js";
+import { openDatabase } from "./db/open-database.js";
+import { createProbot } from "./github/create-probot.js";
+import { createRunboardApp } from "./github/runboard-app.js";
+import { createServer } from "./web/create-server.js";
+
+export interface StartOptions {
+  config: Config;
+  log: Logger;
+  now?: () => Date;
+  /** Tests pass an Octokit with retries and throttling off. */
+  Octokit?: typeof ProbotOctokit;
+}
+
+export interface RunningRunboard {
+  /** http://host:port of the listening server. */
+  url: string;
+  pool: DatabasePool;
+  connectionUri: string;
+  /** Stops everything in the reverse order of start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Runboard:
+ * 1. open the database (DATABASE_URL, or embedded PostgreSQL in DATA_DIR)
+ * 2. run the migrations
+ * 3. connect the pool
+ * 4. load the GitHub App, when one is configured
+ * 5. listen for HTTP
+ */
+export async function start(options: StartOptions): Promise<RunningRunboard> {
+  const { config, log } = options;
+  const now = options.now ?? (() => new Date());
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const close of stack.reverse()) {
+      await close().catch((error: unknown) => log.error({ err: error }, "error while stopping"));
+    }
+    stack.length = 0;
+  };
+
+  try {
+    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+    stack.push(() => database.close());
+
+    await migrate({ connectionUri: database.connectionUri, log });
+
+    const pool = await createPool(database.connectionUri);
+    stack.push(() => pool.end());
+
+    const probot = config.github ? createProbot(config.github, log, options.Octokit) : null;
+    if (probot) {
+      await probot.load(createRunboardApp({ pool }));
+    } else {
+      log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
+    }
+
+    const app = createServer({ pool, log, webhookPath: config.webhookPath, getProbot: () => probot, now });
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    await listen(server, config.port, config.host);
+    stack.push(() => close(server));
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+    log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");
+
+    return { url, pool, connectionUri: database.connectionUri, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`port ${port} on ${host} is already in use: stop the other process or set PORT`)
+          : error,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+/** Lets in-flight requests finish for up to 10 s, then drops the rest. */
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,17 @@
+/** "1h 02m", "3m 05s", "42s"; a dash when unknown. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds)) return "–";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** "87.5%"; a dash when there is nothing to divide. */
+export function formatPercent(rate: number | null | undefined): string {
+  return rate == null ? "–" : `${(rate * 100).toFixed(1)}%`;
+}
+
+export function firstLine(text: string | null | undefined): string {
+  return (text ?? "").split("\n", 1)[0] ?? "";
+}
