@@ -33,13 +33,15 @@ export interface PoolOptions {
 }
 
 /**
- * A slonik pool with the project's type parsers (timestamps as `Date`, int8 as number)
+ * A slonik pool with the project's type parsers (timestamptz as `Date`, int8 as number)
  * and the result-parser interceptor.
  */
 export async function createPool(connectionUri: string, options: PoolOptions = {}): Promise<DatabasePool> {
   const typeParsers = [
-    ...createTypeParserPreset().filter((parser) => parser.name !== "timestamptz"),
+    ...createTypeParserPreset().filter((parser) => parser.name !== "timestamptz" && parser.name !== "int8"),
     { name: "timestamptz", parse: (value: string) => new Date(value) },
+    // GitHub's ids and every count here stay far below 2^53.
+    { name: "int8", parse: (value: string) => Number(value) },
   ];
   return createSlonikPool(connectionUri, {
     captureStackTrace: options.captureStackTrace ?? false,

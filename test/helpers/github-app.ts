@@ -1,0 +1,80 @@
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { sign } from "@octokit/webhooks-methods";
+import type { Hono } from "hono";
+import pino from "pino";
+import { ProbotOctokit } from "probot";
+import type { DatabasePool } from "slonik";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createProbot } from "../../src/github/create-probot.js";
+import { createRunboardApp } from "../../src/github/runboard-app.js";
+import { createServer } from "../../src/web/create-server.js";
+
+export const WEBHOOK_SECRET = "test-webhook-secret-8f3a";
+
+let privateKey: string | undefined;
+/** A real RSA key, made once per test file, so Probot can sign app tokens. */
+export function testPrivateKey(): string {
+  privateKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+    type: "pkcs8",
+    format: "pem",
+  }) as string;
+  return privateKey;
+}
+
+/** Probot's Octokit with retries and throttling off, as tests want. */
+export const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+
+/** A configuration as `loadConfig` reads it, for a registered app on loopback. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    APP_ID: "12345",
+    PRIVATE_KEY: testPrivateKey(),
+    WEBHOOK_SECRET,
+    LOG_LEVEL: "silent",
+    PORT: "0",
+    ...env,
+  });
+}
+
+export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+/** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
+export async function createTestServer(pool: DatabasePool, options: { now?: () => Date } = {}): Promise<Hono> {
+  const config = testConfig();
+  const probot = createProbot(config.github!, silentLog, TestOctokit);
+  await probot.load(createRunboardApp({ pool }));
+  return createServer({
+    pool,
+    log: silentLog,
+    webhookPath: config.webhookPath,
+    getProbot: () => probot,
+    now: options.now ?? (() => new Date()),
+  });
+}
+
+export interface Delivery {
+  event: string;
+  payload: unknown;
+  id?: string;
+  /** Raw body to send instead of the JSON of `payload`. */
+  body?: string;
+  secret?: string;
+  headers?: Record<string, string | null>;
+}
+
+/** POSTs a delivery signed with the webhook secret, as GitHub does. */
+export async function deliver(app: Hono, delivery: Delivery): Promise<Response> {
+  const body = delivery.body ?? JSON.stringify(delivery.payload);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": "GitHub-Hookshot/test",
+    "x-github-delivery": delivery.id ?? randomUUID(),
+    "x-github-event": delivery.event,
+    "x-hub-signature-256": await sign(delivery.secret ?? WEBHOOK_SECRET, body),
+  };
+  for (const [name, value] of Object.entries(delivery.headers ?? {})) {
+    if (value === null) delete headers[name];
+    else headers[name] = value;
+  }
+  return app.request("/api/github/webhooks", { method: "POST", headers, body });
+}
