@@ -304,7 +304,7 @@ describe("webhook endpoint without a GitHub App", () => {
       });
       const response = await deliver(app, { event: "workflow_run", payload: runExample.payload });
       expect(response.status).toBe(503);
-      expect((await response.json()).error).toMatch(/APP_ID.*PRIVATE_KEY.*WEBHOOK_SECRET/);
+      expect(((await response.json()) as any).error).toMatch(/APP_ID.*PRIVATE_KEY.*WEBHOOK_SECRET/);
       expect(await tableCounts(db)).toEqual({ builds: 0, jobs: 0, deliveries: 0 });
     } finally {
       await db.drop();

@@ -13,11 +13,14 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh database with the real migrations, cloned from the template built in global setup. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh database with the real migrations, cloned from the template built in global setup.
+ * @param options.empty an empty database instead, without migrations.
+ */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = inject("adminUrl");
   const name = `runboard_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+  await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${options.empty ? "template0" : TEMPLATE_DATABASE}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const connectionUri = url.toString();

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { testPrivateKey } from "./helpers/github-app.js";
+
+describe("loadConfig", () => {
+  it("runs with no configuration at all: embedded database, no GitHub App", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: "127.0.0.1",
+      baseUrl: "http://127.0.0.1:3000",
+      webhookPath: "/api/github/webhooks",
+      github: null,
+      githubApiBaseUrl: "https://api.github.com",
+      databaseUrl: null,
+      dataDir: "./.data",
+      email: null,
+      oauth: null,
+      poll: { intervalSeconds: 60, jitterSeconds: 10 },
+    });
+    expect(config.slack.apiUrl).toBe("https://slack.com/api/");
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ PORT: "", DATABASE_URL: " ", APP_ID: "" })).toMatchObject({ port: 3000, databaseUrl: null, github: null });
+  });
+
+  it("reads a registered app, with GitHub Enterprise hosts", () => {
+    const config = loadConfig({
+      APP_ID: "42",
+      PRIVATE_KEY: testPrivateKey().replace(/\n/g, "\\n"),
+      WEBHOOK_SECRET: "s3cret",
+      GHE_HOST: "127.0.0.1:8080",
+      GHE_PROTOCOL: "http",
+    });
+    expect(config.github).toMatchObject({ appId: 42, webhookSecret: "s3cret", apiBaseUrl: "http://127.0.0.1:8080/api/v3" });
+    expect(config.github?.privateKey).toContain("-----BEGIN PRIVATE KEY-----\n");
+  });
+
+  it("accepts a base64-encoded private key", () => {
+    const config = loadConfig({ APP_ID: "1", PRIVATE_KEY: Buffer.from(testPrivateKey()).toString("base64"), WEBHOOK_SECRET: "x" });
+    expect(config.github?.privateKey).toBe(testPrivateKey());
+  });
+
+  it.each([
+    [{ PORT: "eighty" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ DATABASE_URL: "mysql://localhost/db" }, "DATABASE_URL"],
+    [{ BASE_URL: "runboard.example.com" }, "BASE_URL"],
+    [{ WEBHOOK_PATH: "webhooks" }, "WEBHOOK_PATH"],
+    [{ GHE_HOST: "https://github.example.com" }, "GHE_HOST"],
+    [{ GHE_PROTOCOL: "ftp" }, "GHE_PROTOCOL"],
+    [{ POLL_INTERVAL_SECONDS: "-1" }, "POLL_INTERVAL_SECONDS"],
+    [{ APP_ID: "abc" }, "APP_ID"],
+    [{ APP_ID: "1", WEBHOOK_SECRET: "x" }, "PRIVATE_KEY"],
+    [{ APP_ID: "1", PRIVATE_KEY: "not a key!" }, "PRIVATE_KEY"],
+    [{ APP_ID: "1", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, "PRIVATE_KEY_PATH"],
+    [{ SMTP_URL: "smtp://localhost:25" }, "ALERT_EMAIL_FROM"],
+    [{ SMTP_URL: "smtp://localhost:25", ALERT_EMAIL_FROM: "ci@example.com", ALERT_EMAIL_TO: "a@example.com, nope" }, "ALERT_EMAIL_TO"],
+    [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET"],
+    [{ API_TOKEN: "short" }, "API_TOKEN"],
+  ])("stops with one line naming the variable for %o", (env, name) => {
+    let error: unknown;
+    try {
+      loadConfig(env as NodeJS.ProcessEnv);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(new RegExp(`^Invalid configuration: ${name}\\b`));
+    expect(message).not.toContain("\n");
+  });
+
+  it("requires the webhook secret when the app is registered", () => {
+    expect(() => loadConfig({ APP_ID: "1", PRIVATE_KEY: testPrivateKey() })).toThrow(/^Invalid configuration: WEBHOOK_SECRET/);
+  });
+});
