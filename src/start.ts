@@ -10,6 +10,10 @@ import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open-database.js";
 import { createProbot } from "./github/create-probot.js";
 import { createRunboardApp } from "./github/runboard-app.js";
+import { createIngest } from "./ingest.js";
+import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
+import { createEmailSender } from "./alerts/email-sender.js";
+import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
 
 export interface StartOptions {
@@ -18,6 +22,8 @@ export interface StartOptions {
   now?: () => Date;
   /** Tests pass an Octokit with retries and throttling off. */
   Octokit?: typeof ProbotOctokit;
+  /** Tests shorten the alert worker's timings. */
+  alertTimings?: { intervalMs: number; sendDelayMs: number; retry: RetryPolicy };
 }
 
 export interface RunningRunboard {
@@ -36,6 +42,7 @@ export interface RunningRunboard {
  * 3. connect the pool
  * 4. load the GitHub App, when one is configured
  * 5. listen for HTTP
+ * 6. start the workers: alert delivery
  */
 export async function start(options: StartOptions): Promise<RunningRunboard> {
   const { config, log } = options;
@@ -57,20 +64,57 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const pool = await createPool(database.connectionUri);
     stack.push(() => pool.end());
 
+    const email = config.email ? createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from }) : null;
+    if (email) stack.push(async () => email.close());
+    const slack = config.slack.botToken ? createSlackClient({ token: config.slack.botToken, apiUrl: config.slack.apiUrl }) : null;
+    const ingest = createIngest({
+      pool,
+      alerting: {
+        email: config.email ? { to: config.email.to } : null,
+        slack: slack ? { channel: config.slack.alertChannel } : null,
+        now,
+        sendDelayMs: options.alertTimings?.sendDelayMs ?? 5_000,
+      },
+    });
+
     const probot = config.github ? createProbot(config.github, log, options.Octokit) : null;
     if (probot) {
-      await probot.load(createRunboardApp({ pool }));
+      await probot.load(createRunboardApp({ ingest }));
     } else {
       log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
     }
 
-    const app = createServer({ pool, log, webhookPath: config.webhookPath, getProbot: () => probot, now });
+    const app = createServer({
+      pool,
+      log,
+      webhookPath: config.webhookPath,
+      getProbot: () => probot,
+      now,
+      alerts: {
+        baseUrl: config.baseUrl,
+        email: email && config.email ? { sender: email, to: config.email.to } : null,
+        slack: slack ? { client: slack, channel: config.slack.alertChannel } : null,
+      },
+    });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     await listen(server, config.port, config.host);
     stack.push(() => close(server));
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
     log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");
+
+    const alertWorker = createAlertWorker({
+      pool,
+      log,
+      email,
+      slack,
+      baseUrl: config.baseUrl,
+      now,
+      intervalMs: options.alertTimings?.intervalMs,
+      retry: options.alertTimings?.retry,
+    });
+    alertWorker.start();
+    stack.push(() => alertWorker.stop());
 
     return { url, pool, connectionUri: database.connectionUri, stop };
   } catch (error) {

@@ -37,7 +37,7 @@ export function Layout(props: { title: string; children?: Child }) {
         <header>
           <a href="/">Runboard</a>
           <nav aria-label="Main">
-            <a href="/api/builds">API</a>
+            <a href="/alerts">Alerts</a> <a href="/api/builds">API</a>
           </nav>
         </header>
         <main>{props.children}</main>

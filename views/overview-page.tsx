@@ -1,6 +1,6 @@
 import type { Build } from "../src/db/builds.js";
 import type { MetricsSummary } from "../src/db/build-metrics.js";
-import { firstLine, formatDuration, formatPercent } from "./format.js";
+import { firstLine, formatDuration, formatPercent } from "../src/domain/format.js";
 import { Layout } from "./layout.js";
 
 /** The overview: this week's figures and the most recent builds. */

@@ -34,7 +34,19 @@ const buildColumns = sql.fragment`
   b.status, b.conclusion, b.branch, b.commit_sha, b.commit_message, b.triggered_by, b.event, b.url,
   b.created_at, b.started_at, b.finished_at, b.duration_seconds`;
 
-const changedRow = z.object({ id: z.number(), inserted: z.boolean() });
+const changedRow = z.object({
+  id: z.number(),
+  inserted: z.boolean(),
+  status: statusSchema,
+  run_attempt: z.number(),
+  run_number: z.number().nullable(),
+  repository_id: z.number(),
+  repository: z.string(),
+  workflow_id: z.number().nullable(),
+  workflow: z.string(),
+  branch: z.string().nullable(),
+  finished_at: z.date().nullable(),
+});
 export type ChangedBuild = z.infer<typeof changedRow>;
 
 /**
@@ -86,7 +98,8 @@ export async function upsertBuild(connection: CommonQueryMethods, build: BuildRe
              AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
          -- a row known only through its jobs learns the run's details
          OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
-    RETURNING id, (xmax = 0) AS inserted`);
+    RETURNING id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
+      workflow, branch, finished_at`);
 }
 
 /**

@@ -10,6 +10,8 @@ export interface BuildRecord {
   installationId: number | null;
   repositoryId: number;
   repository: string;
+  /** The repository's default branch when the payload says (webhooks do; REST run objects don't). */
+  defaultBranch: string | null;
   externalId: number;
   runAttempt: number;
   runNumber: number | null;
@@ -89,7 +91,7 @@ const time = z
     return Number.isNaN(date.getTime()) ? null : date;
   });
 const login = z.object({ login: z.string() }).nullish().catch(null);
-const repositorySchema = z.object({ id, full_name: z.string().min(1) });
+const repositorySchema = z.object({ id, full_name: z.string().min(1), default_branch: text });
 
 const runSchema = z.object({
   id,
@@ -164,7 +166,8 @@ export function normalizeWorkflowRun(
     return { unusable: `workflow_run ${describe(parsed.error)}` };
   }
   const run = parsed.data;
-  const repository = run.repository ?? repositorySchema.safeParse(options.fallbackRepository).data;
+  const fallback = repositorySchema.safeParse(options.fallbackRepository).data;
+  const repository = run.repository ?? fallback;
   if (!repository) {
     return { unusable: "workflow_run has no repository with an id and full_name" };
   }
@@ -176,6 +179,7 @@ export function normalizeWorkflowRun(
     installationId: installationSchema.parse(options.installation)?.id ?? null,
     repositoryId: repository.id,
     repository: repository.full_name,
+    defaultBranch: repository.default_branch ?? fallback?.default_branch ?? null,
     externalId: run.id,
     runAttempt: run.run_attempt ?? 1,
     runNumber: run.run_number ?? null,

@@ -1,13 +1,12 @@
 import type { ApplicationFunction, Context } from "probot";
-import type { DatabasePool } from "slonik";
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../domain/normalize.js";
-import { ingest, type IngestInput } from "../ingest.js";
+import type { Ingest, IngestInput } from "../ingest.js";
 
 /**
  * Runboard's webhook handlers: every `workflow_run` and `workflow_job` action goes through
  * `normalize` and `ingest`. Payloads that cannot be stored are logged and acknowledged.
  */
-export function createRunboardApp(deps: { pool: DatabasePool }): ApplicationFunction {
+export function createRunboardApp(deps: { ingest: Ingest }): ApplicationFunction {
   return (app) => {
     app.on("workflow_run", async (context) => {
       const { payload } = context;
@@ -34,7 +33,7 @@ export function createRunboardApp(deps: { pool: DatabasePool }): ApplicationFunc
       context.log.warn({ event: context.name, action, reason: input.unusable }, "payload ignored: nothing storable in it");
       return;
     }
-    const result = await ingest(deps.pool, input, {
+    const result = await deps.ingest(input, {
       id: context.id,
       event: context.name,
       action: typeof action === "string" ? action : null,

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import { createWebhookRoute } from "../github/webhook-route.js";
+import { createAlertRoutes, type AlertRouteDeps } from "./alert-routes.js";
 import { createApiRoutes } from "./api-routes.js";
 import { createHealthRoute } from "./health-route.js";
 import { createPageRoutes } from "./page-routes.js";
@@ -15,6 +16,8 @@ export interface ServerDeps {
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
   now: () => Date;
+  /** The alert channels as configured, for the test alert. */
+  alerts: Omit<AlertRouteDeps, "pool">;
 }
 
 /** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
@@ -24,6 +27,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", createWebhookRoute({ path: deps.webhookPath, getProbot: deps.getProbot, log: deps.log }));
   app.route("/", createHealthRoute(deps));
   app.route("/api", createApiRoutes(deps));
+  app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createPageRoutes(deps));
 
   app.notFound((c) => c.json({ error: "not found" }, 404));

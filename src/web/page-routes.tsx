@@ -2,7 +2,10 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
+import { AlertsPage } from "../../views/alerts-page.js";
 import { OverviewPage } from "../../views/overview-page.js";
+import { getAlertRules } from "../db/alert-settings.js";
+import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { listBuilds } from "../db/builds.js";
 
@@ -20,5 +23,10 @@ export function createPageRoutes(deps: { pool: DatabasePool; now: () => Date; ge
       )}`,
     );
   });
+  app.get("/alerts", async (c) => {
+    const [history, rules] = await Promise.all([listAlerts(deps.pool, { limit: 100, offset: 0 }), getAlertRules(deps.pool)]);
+    return c.html(html`<!DOCTYPE html>${(<AlertsPage alerts={history.alerts} total={history.total} rules={rules} />)}`);
+  });
+
   return app;
 }

@@ -3,8 +3,7 @@ import type { Hono } from "hono";
 import { sql } from "slonik";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createServer } from "../../src/web/create-server.js";
-import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
+import { createTestServer, deliver } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { clone, workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -51,7 +50,7 @@ describe("webhook endpoint", () => {
   });
   afterAll(() => db.drop());
   beforeEach(async () => {
-    await db.pool.query(sql.unsafe`TRUNCATE builds, build_jobs, deliveries`);
+    await db.pool.query(sql.unsafe`TRUNCATE builds, build_jobs, deliveries CASCADE`);
   });
 
   it("has real workflow_run and workflow_job examples to replay", () => {
@@ -295,13 +294,7 @@ describe("webhook endpoint without a GitHub App", () => {
   it("refuses webhooks with 503 and says what to configure", async () => {
     const db = await createTestDatabase();
     try {
-      const app = createServer({
-        pool: db.pool,
-        log: silentLog,
-        webhookPath: "/api/github/webhooks",
-        getProbot: () => null,
-        now: () => new Date(),
-      });
+      const app = await createTestServer(db.pool, { githubApp: false });
       const response = await deliver(app, { event: "workflow_run", payload: runExample.payload });
       expect(response.status).toBe(503);
       expect(((await response.json()) as any).error).toMatch(/APP_ID.*PRIVATE_KEY.*WEBHOOK_SECRET/);

@@ -2,12 +2,14 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import type { Hono } from "hono";
 import pino from "pino";
-import { ProbotOctokit } from "probot";
+import { ProbotOctokit, type Probot } from "probot";
+import type { AlertingContext } from "../../src/alerts/queue-alerts.js";
+import { createIngest } from "../../src/ingest.js";
 import type { DatabasePool } from "slonik";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createProbot } from "../../src/github/create-probot.js";
 import { createRunboardApp } from "../../src/github/runboard-app.js";
-import { createServer } from "../../src/web/create-server.js";
+import { createServer, type ServerDeps } from "../../src/web/create-server.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret-8f3a";
 
@@ -38,17 +40,33 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
+export interface TestServerOptions {
+  now?: () => Date;
+  /** Alert channels for the ingest decision; default: none configured. */
+  alerting?: Partial<AlertingContext>;
+  /** Alert channels for the API's test alert; default: none configured. */
+  alerts?: Partial<ServerDeps["alerts"]>;
+  /** false: no GitHub App, as before one is configured. */
+  githubApp?: boolean;
+}
+
 /** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
-export async function createTestServer(pool: DatabasePool, options: { now?: () => Date } = {}): Promise<Hono> {
+export async function createTestServer(pool: DatabasePool, options: TestServerOptions = {}): Promise<Hono> {
   const config = testConfig();
-  const probot = createProbot(config.github!, silentLog, TestOctokit);
-  await probot.load(createRunboardApp({ pool }));
+  const now = options.now ?? (() => new Date());
+  const ingest = createIngest({ pool, alerting: { email: null, slack: null, now, sendDelayMs: 0, ...options.alerting } });
+  let probot: Probot | null = null;
+  if (options.githubApp !== false) {
+    probot = createProbot(config.github!, silentLog, TestOctokit);
+    await probot.load(createRunboardApp({ ingest }));
+  }
   return createServer({
     pool,
     log: silentLog,
     webhookPath: config.webhookPath,
     getProbot: () => probot,
-    now: options.now ?? (() => new Date()),
+    now,
+    alerts: { baseUrl: "http://runboard.test", email: null, slack: null, ...options.alerts },
   });
 }
 

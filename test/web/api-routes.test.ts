@@ -2,8 +2,7 @@ import type { Hono } from "hono";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
-import { createServer } from "../../src/web/create-server.js";
-import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
+import { createTestServer, deliver } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { clone, workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -226,7 +225,7 @@ describe("GET /health", () => {
 
   it("answers 503 with the reason when the database is down", async () => {
     const db = await createTestDatabase();
-    const app = createServer({ pool: db.pool, log: silentLog, webhookPath: "/api/github/webhooks", getProbot: () => null, now: () => NOW });
+    const app = await createTestServer(db.pool, { githubApp: false, now: () => NOW });
     expect((await app.request("/health")).status).toBe(200);
     // The database goes away under the running pool.
     const admin = new pg.Client({ connectionString: inject("adminUrl") });

@@ -12,6 +12,11 @@ export function formatPercent(rate: number | null | undefined): string {
   return rate == null ? "–" : `${(rate * 100).toFixed(1)}%`;
 }
 
+/** The subject line of a commit message. */
 export function firstLine(text: string | null | undefined): string {
-  return (text ?? "").split("\n", 1)[0] ?? "";
+  return (text ?? "").split("\n", 1)[0]!.trim();
+}
+
+export function shortSha(sha: string | null | undefined): string {
+  return (sha ?? "").slice(0, 7);
 }

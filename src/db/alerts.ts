@@ -1,0 +1,150 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { jsonText, timestamp } from "./values.js";
+
+export const ALERT_KINDS = ["broken", "still_failing", "fixed", "test"] as const;
+export const ALERT_CHANNELS = ["email", "slack"] as const;
+export type AlertChannel = (typeof ALERT_CHANNELS)[number];
+export type AlertKindName = (typeof ALERT_KINDS)[number];
+
+export interface NewAlert {
+  buildId: number | null;
+  runAttempt: number | null;
+  kind: AlertKindName;
+  channel: AlertChannel;
+  target: string[];
+  status: "pending" | "sent" | "failed" | "skipped";
+  lastError?: string | null;
+  details?: Record<string, unknown>;
+  parentAlertId?: number | null;
+  nextAttemptAt?: Date | null;
+  attempts?: number;
+}
+
+/**
+ * Writes one alert row. A row for the same run, attempt, kind and channel is never written
+ * twice, so a redelivered webhook cannot alert again.
+ * @returns the new row's id, or null when it existed already.
+ */
+export async function insertAlert(connection: CommonQueryMethods, alert: NewAlert): Promise<number | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
+    INSERT INTO alerts (
+      build_id, run_attempt, kind, channel, target, status, last_error, details, parent_alert_id,
+      next_attempt_at, attempts, sent_at
+    ) VALUES (
+      ${alert.buildId}, ${alert.runAttempt}, ${alert.kind}, ${alert.channel}, ${sql.array(alert.target, "text")},
+      ${alert.status}, ${alert.lastError ?? null}, ${jsonText(alert.details ?? {})}::jsonb, ${alert.parentAlertId ?? null},
+      coalesce(${timestamp(alert.nextAttemptAt ?? null)}, now()), ${alert.attempts ?? 0},
+      ${alert.status === "sent" ? sql.fragment`now()` : null}
+    )
+    ON CONFLICT (build_id, run_attempt, kind, channel) WHERE build_id IS NOT NULL DO NOTHING
+    RETURNING id`);
+}
+
+/** The Slack "broken" alert of a build, which later replies thread under. */
+export async function findBrokenSlackAlert(connection: CommonQueryMethods, buildId: number): Promise<number | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
+    SELECT id FROM alerts WHERE build_id = ${buildId} AND kind = 'broken' AND channel = 'slack'
+    ORDER BY id LIMIT 1`);
+}
+
+const dueAlert = z.object({
+  id: z.number(),
+  build_id: z.number().nullable(),
+  kind: z.enum(ALERT_KINDS),
+  channel: z.enum(ALERT_CHANNELS),
+  target: z.array(z.string()),
+  attempts: z.number(),
+  details: z.record(z.string(), z.unknown()),
+  parent_alert_id: z.number().nullable(),
+  parent_status: z.string().nullable(),
+  parent_slack_ts: z.string().nullable(),
+  parent_slack_channel_id: z.string().nullable(),
+});
+export type DueAlert = z.infer<typeof dueAlert>;
+
+/**
+ * Takes the next due alert, locked until the transaction ends; other workers skip it
+ * (`FOR UPDATE SKIP LOCKED`), so several replicas never send one row twice.
+ */
+export async function claimDueAlert(tx: CommonQueryMethods, now: Date): Promise<DueAlert | null> {
+  return tx.maybeOne(sql.type(dueAlert)`
+    SELECT a.id, a.build_id, a.kind, a.channel, a.target, a.attempts, a.details, a.parent_alert_id,
+           p.status AS parent_status, p.slack_ts AS parent_slack_ts, p.slack_channel_id AS parent_slack_channel_id
+    FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_alert_id
+    WHERE a.status = 'pending' AND a.next_attempt_at <= ${sql.timestamp(now)}
+    ORDER BY a.next_attempt_at, a.id
+    LIMIT 1
+    FOR UPDATE OF a SKIP LOCKED`);
+}
+
+export async function markAlertSent(
+  tx: CommonQueryMethods,
+  id: number,
+  slack: { ts: string; channelId: string } | null,
+): Promise<void> {
+  await tx.query(sql.unsafe`
+    UPDATE alerts SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now(), last_error = NULL,
+      slack_ts = ${slack?.ts ?? null}, slack_channel_id = ${slack?.channelId ?? null}
+    WHERE id = ${id}`);
+}
+
+/** Records a failed attempt: tried again at `retryAt`, or given up on when `retryAt` is null. */
+export async function markAlertAttemptFailed(
+  tx: CommonQueryMethods,
+  id: number,
+  error: string,
+  retryAt: Date | null,
+): Promise<void> {
+  await tx.query(sql.unsafe`
+    UPDATE alerts SET attempts = attempts + 1, last_error = ${error.slice(0, 2000)}, updated_at = now(),
+      status = ${retryAt ? "pending" : "failed"},
+      next_attempt_at = coalesce(${timestamp(retryAt)}, next_attempt_at)
+    WHERE id = ${id}`);
+}
+
+/** Puts an alert back without counting an attempt (it waits for the message it replies to). */
+export async function postponeAlert(tx: CommonQueryMethods, id: number, until: Date): Promise<void> {
+  await tx.query(sql.unsafe`UPDATE alerts SET next_attempt_at = ${sql.timestamp(until)}, updated_at = now() WHERE id = ${id}`);
+}
+
+export const alertHistorySchema = z.object({
+  id: z.number(),
+  kind: z.enum(ALERT_KINDS),
+  channel: z.enum(ALERT_CHANNELS),
+  target: z.array(z.string()),
+  status: z.string(),
+  attempts: z.number(),
+  last_error: z.string().nullable(),
+  build_id: z.number().nullable(),
+  repository: z.string().nullable(),
+  workflow: z.string().nullable(),
+  branch: z.string().nullable(),
+  created_at: z.date(),
+  sent_at: z.date().nullable(),
+  next_attempt_at: z.date(),
+});
+export type AlertHistoryRow = z.infer<typeof alertHistorySchema>;
+
+/** The alert history, newest first. */
+export async function listAlerts(
+  connection: CommonQueryMethods,
+  page: { limit: number; offset: number },
+): Promise<{ alerts: AlertHistoryRow[]; total: number }> {
+  const [alerts, total] = await Promise.all([
+    connection.any(sql.type(alertHistorySchema)`
+      SELECT a.id, a.kind, a.channel, a.target, a.status, a.attempts, a.last_error, a.build_id,
+             b.repository, b.workflow, b.branch, a.created_at, a.sent_at, a.next_attempt_at
+      FROM alerts a LEFT JOIN builds b ON b.id = a.build_id
+      ORDER BY a.created_at DESC, a.id DESC
+      LIMIT ${page.limit} OFFSET ${page.offset}`),
+    connection.oneFirst(sql.type(z.object({ total: z.number() }))`SELECT count(*)::int AS total FROM alerts`),
+  ]);
+  return { alerts: [...alerts], total };
+}
+
+/** Alerts waiting to be sent, for operations. */
+export async function countPendingAlerts(connection: CommonQueryMethods): Promise<number> {
+  return connection.oneFirst(sql.type(z.object({ n: z.number() }))`
+    SELECT count(*)::int AS n FROM alerts WHERE status = 'pending'`);
+}
