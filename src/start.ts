@@ -15,6 +15,7 @@ import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
+import { createLiveHub } from "./web/live-hub.js";
 
 export interface StartOptions {
   config: Config;
@@ -84,7 +85,10 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
     }
 
+    const live = createLiveHub({ connectionUri: database.connectionUri, log });
+
     const app = createServer({
+      live,
       pool,
       log,
       webhookPath: config.webhookPath,
@@ -97,8 +101,13 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       },
     });
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-    await listen(server, config.port, config.host);
+    await listen(server, config.port, config.host).catch(async (error: unknown) => {
+      await live.close();
+      throw error;
+    });
     stack.push(() => close(server));
+    // Closed before the server, so open dashboards' streams end and the server can drain.
+    stack.push(() => live.close());
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
     log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");

@@ -3,10 +3,10 @@ import type { AlertRules } from "../src/domain/alert-rules.js";
 import { Layout } from "./layout.js";
 
 /** Alert history (newest first) and the routing rules in force. */
-export function AlertsPage(props: { alerts: AlertHistoryRow[]; total: number; rules: AlertRules }) {
+export function AlertsPage(props: { nonce: string; alerts: AlertHistoryRow[]; total: number; rules: AlertRules }) {
   const { rules } = props;
   return (
-    <Layout title="Alerts">
+    <Layout title="Alerts" nonce={props.nonce} section="alerts">
       <h1>Alerts</h1>
       <h2>Rules</h2>
       <dl>

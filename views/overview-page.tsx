@@ -1,88 +1,90 @@
 import type { Build } from "../src/db/builds.js";
+import type { BrokenBranch } from "../src/db/broken-branches.js";
 import type { MetricsSummary } from "../src/db/build-metrics.js";
-import { firstLine, formatDuration, formatPercent } from "../src/domain/format.js";
+import type { TrendDay } from "../src/db/build-trends.js";
+import { formatDuration, formatPercent } from "../src/domain/format.js";
+import { BrokenNow, BuildsTable, TrendChart } from "./components.js";
 import { Layout } from "./layout.js";
 
-/** The overview: this week's figures and the most recent builds. */
-export function OverviewPage(props: { summary: MetricsSummary; builds: Build[]; githubConfigured: boolean }) {
-  const { summary } = props;
+export interface OverviewData {
+  summary: MetricsSummary;
+  trend: TrendDay[];
+  broken: BrokenBranch[];
+  recent: Build[];
+  now: Date;
+}
+
+/** The overview: the week's figures, the trend, what is broken now and the latest builds. */
+export function OverviewPage(props: { nonce: string; githubConfigured: boolean; data: OverviewData }) {
   return (
-    <Layout title="Overview">
+    <Layout title="Overview" nonce={props.nonce} section="overview" live>
       {!props.githubConfigured && (
         <p role="status">
-          No GitHub App is configured yet: set <code>APP_ID</code>, <code>PRIVATE_KEY</code> and{" "}
-          <code>WEBHOOK_SECRET</code> to start receiving workflow runs.
+          No GitHub App is configured yet: set <code>APP_ID</code>, <code>PRIVATE_KEY</code> and <code>WEBHOOK_SECRET</code> to
+          start receiving workflow runs.
         </p>
       )}
-      <h1>Last {summary.window_days} days</h1>
-      <ul class="cards">
-        <li>
-          Success rate <strong>{formatPercent(summary.success_rate)}</strong>
-        </li>
-        <li>
-          Builds <strong>{summary.total_builds}</strong>
-        </li>
-        <li>
-          Average <strong>{formatDuration(summary.avg_duration_seconds)}</strong>
-        </li>
-        <li>
-          p50 <strong>{formatDuration(summary.p50_duration_seconds)}</strong>
-        </li>
-        <li>
-          p95 <strong>{formatDuration(summary.p95_duration_seconds)}</strong>
-        </li>
-        <li>
-          Failed <strong>{summary.by_status.failed}</strong>
-        </li>
-      </ul>
-      <h2>Recent builds</h2>
-      <BuildsTable builds={props.builds} />
+      <h1>Overview</h1>
+      <OverviewLive data={props.data} />
     </Layout>
   );
 }
 
-export function BuildsTable(props: { builds: Build[] }) {
-  if (props.builds.length === 0) {
-    return <p class="muted">No builds recorded yet.</p>;
-  }
+/**
+ * The part of the overview that changes: served inside the page, alone as the fragment
+ * `/fragments/overview`, and refetched when the live connection says a build changed
+ * (or every 30 seconds, when live updates are unavailable).
+ */
+export function OverviewLive(props: { data: OverviewData }) {
+  const { summary, trend, broken, recent, now } = props.data;
   return (
-    <div class="table-wrap">
-      <table>
-        <caption class="muted">Newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Status</th>
-            <th scope="col">Repository</th>
-            <th scope="col">Workflow</th>
-            <th scope="col">Branch</th>
-            <th scope="col">Commit</th>
-            <th scope="col">By</th>
-            <th scope="col">Duration</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.builds.map((build) => (
-            <tr>
-              <td>
-                <span class={`badge badge-${build.status}`}>{build.status}</span>
-              </td>
-              <td>{build.repository}</td>
-              <td>{build.url ? <a href={safeUrl(build.url)}>{build.workflow}</a> : build.workflow}</td>
-              <td>{build.branch ?? ""}</td>
-              <td class="message">
-                <code>{(build.commit_sha ?? "").slice(0, 7)}</code> {firstLine(build.commit_message)}
-              </td>
-              <td>{build.triggered_by ?? ""}</td>
-              <td>{formatDuration(build.duration_seconds)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+    <div
+      id="overview-live"
+      hx-get="/fragments/overview"
+      hx-trigger="build from:#live delay:300ms, hello from:#live, every 30s"
+      hx-swap="outerHTML"
+      aria-live="polite"
+    >
+      <section aria-labelledby="figures">
+        <h2 id="figures">Last {summary.window_days} days</h2>
+        <ul class="cards">
+          <li>
+            Success rate <span class="value" data-metric="success-rate">{formatPercent(summary.success_rate)}</span>
+          </li>
+          <li>
+            Builds <span class="value" data-metric="builds">{summary.total_builds}</span>
+          </li>
+          <li>
+            Average <span class="value" data-metric="average">{formatDuration(summary.avg_duration_seconds)}</span>
+          </li>
+          <li>
+            p50 <span class="value" data-metric="p50">{formatDuration(summary.p50_duration_seconds)}</span>
+          </li>
+          <li>
+            p95 <span class="value" data-metric="p95">{formatDuration(summary.p95_duration_seconds)}</span>
+          </li>
+          <li>
+            Failed now <span class="value" data-metric="failed-now">{broken.length}</span>
+          </li>
+        </ul>
+      </section>
+      <div class="grid-2">
+        <section aria-labelledby="trend">
+          <h2 id="trend">Daily trend</h2>
+          <TrendChart days={trend} label={`Daily success rate and build duration over the last ${trend.length} days`} />
+        </section>
+        <section aria-labelledby="broken">
+          <h2 id="broken">Broken now</h2>
+          <BrokenNow broken={broken} now={now} />
+        </section>
+      </div>
+      <section aria-labelledby="recent">
+        <h2 id="recent">Recent builds</h2>
+        <BuildsTable builds={recent} caption="The latest builds, newest first" />
+        <p>
+          <a href="/builds">All builds</a>
+        </p>
+      </section>
     </div>
   );
-}
-
-/** Only http(s) links from GitHub data become hrefs: no javascript: URLs. */
-function safeUrl(url: string): string {
-  return /^https?:\/\//i.test(url) ? url : "#";
 }

@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { JobRecord } from "../domain/normalize.js";
+import { STATUSES } from "../domain/status.js";
 import { jsonText, text, timestamp } from "./values.js";
 
 const changedJob = z.object({ id: z.number(), build_id: z.number() });
@@ -50,4 +51,48 @@ export async function upsertJob(
     WHERE EXCLUDED.status_rank > build_jobs.status_rank
        OR (EXCLUDED.status_rank = build_jobs.status_rank AND EXCLUDED.progress > build_jobs.progress)
     RETURNING id, build_id`);
+}
+
+const stepSchema = z.object({
+  number: z.number(),
+  name: z.string(),
+  status: z.string(),
+  conclusion: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+
+const jobDetail = z.object({
+  id: z.number(),
+  run_attempt: z.number(),
+  name: z.string(),
+  status: z.enum(STATUSES),
+  conclusion: z.string().nullable(),
+  runner_labels: z.array(z.string()),
+  runner_name: z.string().nullable(),
+  failed_step: z.string().nullable(),
+  url: z.string().nullable(),
+  queued_at: z.date().nullable(),
+  started_at: z.date().nullable(),
+  completed_at: z.date().nullable(),
+  queue_seconds: z.number().nullable(),
+  run_seconds: z.number().nullable(),
+  steps: z.array(stepSchema.passthrough()).catch([]),
+});
+export type JobDetail = z.infer<typeof jobDetail>;
+
+/** Every job of every attempt of a build, with steps, oldest attempt first. */
+export async function listJobsOfBuild(connection: CommonQueryMethods, buildId: number): Promise<JobDetail[]> {
+  const rows = await connection.any(sql.type(jobDetail)`
+    SELECT id, run_attempt, name, status, conclusion, runner_labels, runner_name, failed_step, url,
+           queued_at, started_at, completed_at, queue_seconds, run_seconds, steps
+    FROM build_jobs WHERE build_id = ${buildId}
+    ORDER BY run_attempt, coalesce(started_at, queued_at) NULLS LAST, id`);
+  return [...rows];
+}
+
+/** The raw JSON of a build's run as GitHub sent it, or null. */
+export async function getBuildPayload(connection: CommonQueryMethods, buildId: number): Promise<unknown> {
+  return connection.maybeOneFirst(sql.type(z.object({ payload: z.unknown() }))`
+    SELECT payload FROM builds WHERE id = ${buildId}`);
 }

@@ -124,6 +124,8 @@ export interface BuildFilters {
   branch?: string | undefined;
   workflow?: string | undefined;
   triggeredBy?: string | undefined;
+  /** Only builds created at or after this time. */
+  since?: Date | undefined;
 }
 
 function filterConditions(filters: BuildFilters) {
@@ -133,14 +135,19 @@ function filterConditions(filters: BuildFilters) {
   if (filters.branch) conditions.push(sql.fragment`b.branch = ${filters.branch}`);
   if (filters.workflow) conditions.push(sql.fragment`b.workflow = ${filters.workflow}`);
   if (filters.triggeredBy) conditions.push(sql.fragment`b.triggered_by = ${filters.triggeredBy}`);
+  if (filters.since) conditions.push(sql.fragment`b.created_at >= ${sql.timestamp(filters.since)}`);
   return sql.join(conditions, sql.fragment` AND `);
 }
 
-/** Builds newest first, with the number that match the filters. */
+/**
+ * Builds newest first, with the number that match the filters.
+ * @param page.countLimit count at most this many (pages show "10,000+"), so a page's cost does
+ *   not grow with history; the API counts exactly.
+ */
 export async function listBuilds(
   connection: CommonQueryMethods,
   filters: BuildFilters,
-  page: { limit: number; offset: number },
+  page: { limit: number; offset: number; countLimit?: number },
 ): Promise<{ builds: Build[]; total: number }> {
   const where = filterConditions(filters);
   const [builds, total] = await Promise.all([
@@ -151,7 +158,9 @@ export async function listBuilds(
       ORDER BY b.created_at DESC NULLS LAST, b.id DESC
       LIMIT ${page.limit} OFFSET ${page.offset}`),
     connection.oneFirst(sql.type(z.object({ total: z.number() }))`
-      SELECT count(*)::int AS total FROM builds b WHERE ${where}`),
+      SELECT count(*)::int AS total FROM (
+        SELECT 1 FROM builds b WHERE ${where} ${page.countLimit ? sql.fragment`LIMIT ${page.countLimit}` : sql.fragment``}
+      ) matching`),
   ]);
   return { builds: [...builds], total };
 }

@@ -7,7 +7,11 @@ import { createWebhookRoute } from "../github/webhook-route.js";
 import { createAlertRoutes, type AlertRouteDeps } from "./alert-routes.js";
 import { createApiRoutes } from "./api-routes.js";
 import { createHealthRoute } from "./health-route.js";
+import { createAssetRoutes } from "./asset-routes.js";
+import { createEventRoutes } from "./event-routes.js";
+import type { LiveHub } from "./live-hub.js";
 import { createPageRoutes } from "./page-routes.js";
+import { NONCE, secureHeaders } from "hono/secure-headers";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -16,6 +20,8 @@ export interface ServerDeps {
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
   now: () => Date;
+  /** Live updates for open dashboards; null leaves them on their periodic refresh. */
+  live: LiveHub | null;
   /** The alert channels as configured, for the test alert. */
   alerts: Omit<AlertRouteDeps, "pool">;
 }
@@ -24,16 +30,41 @@ export interface ServerDeps {
 export function createServer(deps: ServerDeps): Hono {
   const app = new Hono();
 
+  // Every response: a strict Content Security Policy (scripts only with this request's nonce,
+  // no inline styles, no eval, no framing) and the usual hardening headers.
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: [NONCE],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      referrerPolicy: "same-origin",
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+
   app.route("/", createWebhookRoute({ path: deps.webhookPath, getProbot: deps.getProbot, log: deps.log }));
   app.route("/", createHealthRoute(deps));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
+  app.route("/", createAssetRoutes());
+  if (deps.live) app.route("/", createEventRoutes({ live: deps.live }));
   app.route("/", createPageRoutes(deps));
 
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
-      return error.res ?? c.json({ error: error.message }, error.status);
+      if (error.res) return error.res;
+      return c.req.path.startsWith("/api/") || !c.req.header("accept")?.includes("text/html")
+        ? c.json({ error: error.message }, error.status)
+        : c.html(`<!DOCTYPE html><title>${error.status}</title><p>${error.status === 404 ? "Not found." : "Request refused."}</p><p><a href="/">Runboard</a></p>`, error.status);
     }
     deps.log.error({ err: error, method: c.req.method, path: c.req.path }, "request failed");
     return c.json({ error: "internal error" }, 500);

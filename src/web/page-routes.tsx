@@ -1,32 +1,214 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { html } from "hono/html";
+import { HTTPException } from "hono/http-exception";
+import type { Child } from "hono/jsx";
 import type { Probot } from "probot";
-import type { DatabasePool } from "slonik";
+import { sql, type DatabasePool } from "slonik";
+import { z } from "zod";
 import { AlertsPage } from "../../views/alerts-page.js";
-import { OverviewPage } from "../../views/overview-page.js";
+import { BuildLive, BuildPage, type BuildPageData } from "../../views/build-page.js";
+import { BuildsPage, BuildsResults, buildsSearch, type BuildsQuery, type BuildsResultsData } from "../../views/builds-page.js";
+import { OverviewLive, OverviewPage, type OverviewData } from "../../views/overview-page.js";
+import { WorkflowPage } from "../../views/workflow-page.js";
 import { getAlertRules } from "../db/alert-settings.js";
 import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
-import { listBuilds } from "../db/builds.js";
+import { getBuildPayload, listJobsOfBuild } from "../db/build-jobs.js";
+import { getDailyTrend } from "../db/build-trends.js";
+import { getBuild, listBuilds, type Build } from "../db/builds.js";
+import { getBrokenBranches } from "../db/broken-branches.js";
+import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
+import { STATUSES } from "../domain/status.js";
+import { parseQuery } from "./parse-query.js";
 
-/** The HTML pages. */
-export function createPageRoutes(deps: { pool: DatabasePool; now: () => Date; getProbot: () => Probot | null }): Hono {
+/** Pages count matching builds up to this many, so their cost does not grow with history. */
+const PAGE_COUNT_LIMIT = 10_000;
+/** A CSV export holds at most this many rows. */
+const CSV_LIMIT = 50_000;
+
+const text = z.string().trim().max(255).optional().transform((v) => v || undefined);
+const whole = (max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? undefined : v))
+    .pipe(z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().max(max)).optional());
+
+const buildsQuerySchema = z
+  .object({
+    repository: text,
+    branch: text,
+    workflow: text,
+    actor: text,
+    status: z
+      .union([z.literal(""), z.enum(STATUSES)])
+      .optional()
+      .transform((v) => v || undefined),
+    days: whole(3650),
+    offset: whole(10_000_000),
+    limit: whole(200),
+  })
+  .strict();
+
+export interface PageDeps {
+  pool: DatabasePool;
+  now: () => Date;
+  getProbot: () => Probot | null;
+}
+
+/** Renders a full page with the doctype, for the request's CSP nonce. */
+function page(c: Context, node: Child, status: 200 | 404 = 200) {
+  return c.html(html`<!DOCTYPE html>${node}`, status);
+}
+
+function nonceOf(c: Context): string {
+  return (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
+}
+
+/** htmx asks for fragments with the HX-Request header; the same URL loaded directly is a full page. */
+function isHtmx(c: Context): boolean {
+  return c.req.header("hx-request") === "true";
+}
+
+/** The HTML pages and the fragments htmx swaps into them. */
+export function createPageRoutes(deps: PageDeps): Hono {
   const app = new Hono();
-  app.get("/", async (c) => {
-    const [summary, recent] = await Promise.all([
-      getMetricsSummary(deps.pool, { days: 7, now: deps.now() }),
-      listBuilds(deps.pool, {}, { limit: 25, offset: 0 }),
+
+  const overview = async (): Promise<OverviewData> => {
+    const now = deps.now();
+    const [summary, trend, broken, recent] = await Promise.all([
+      getMetricsSummary(deps.pool, { days: 7, now }),
+      getDailyTrend(deps.pool, { days: 14, now }),
+      getBrokenBranches(deps.pool, { now }),
+      listBuilds(deps.pool, {}, { limit: 20, offset: 0, countLimit: 1 }),
     ]);
-    return c.html(
-      html`<!DOCTYPE html>${(
-        <OverviewPage summary={summary} builds={recent.builds} githubConfigured={deps.getProbot() !== null} />
-      )}`,
+    return { summary, trend, broken, recent: recent.builds, now };
+  };
+
+  app.get("/", async (c) =>
+    page(c, <OverviewPage nonce={nonceOf(c)} githubConfigured={deps.getProbot() !== null} data={await overview()} />),
+  );
+  app.get("/fragments/overview", async (c) => c.html(<OverviewLive data={await overview()} />));
+
+  const buildsResults = async (c: Context): Promise<BuildsResultsData> => {
+    const q = parseQuery(c, buildsQuerySchema);
+    const query: BuildsQuery = { ...q, offset: q.offset ?? 0, limit: q.limit || 50 };
+    const { builds, total } = await listBuilds(
+      deps.pool,
+      {
+        repository: query.repository,
+        branch: query.branch,
+        workflow: query.workflow,
+        status: query.status,
+        triggeredBy: query.actor,
+        since: query.days ? new Date(deps.now().getTime() - query.days * 86_400_000) : undefined,
+      },
+      { limit: query.limit, offset: query.offset, countLimit: PAGE_COUNT_LIMIT },
+    );
+    return { query, builds, total, countLimit: PAGE_COUNT_LIMIT };
+  };
+
+  app.get("/builds", async (c) => {
+    const data = await buildsResults(c);
+    if (isHtmx(c)) {
+      // The address bar gets the tidy form of the view (empty filters dropped), ready to share.
+      c.header("hx-push-url", `/builds${buildsSearch(data.query)}`);
+      return c.html(<BuildsResults data={data} />);
+    }
+    const repositories = await deps.pool.anyFirst(sql.type(z.object({ repository: z.string() }))`
+      SELECT DISTINCT repository FROM builds WHERE created_at >= ${sql.timestamp(deps.now())} - interval '30 days'
+      ORDER BY repository LIMIT 200`);
+    return page(c, <BuildsPage nonce={nonceOf(c)} data={data} options={{ repositories: [...repositories] }} />);
+  });
+
+  app.get("/builds.csv", async (c) => {
+    const q = parseQuery(c, buildsQuerySchema);
+    const { builds } = await listBuilds(
+      deps.pool,
+      {
+        repository: q.repository,
+        branch: q.branch,
+        workflow: q.workflow,
+        status: q.status,
+        triggeredBy: q.actor,
+        since: q.days ? new Date(deps.now().getTime() - q.days * 86_400_000) : undefined,
+      },
+      { limit: CSV_LIMIT, offset: 0, countLimit: 1 },
+    );
+    c.header("content-type", "text/csv; charset=utf-8");
+    c.header("content-disposition", 'attachment; filename="builds.csv"');
+    return c.body(toCsv(builds));
+  });
+
+  const buildPage = async (c: Context): Promise<BuildPageData> => {
+    const id = c.req.param("id") ?? "";
+    const build = /^\d{1,15}$/.test(id) ? await getBuild(deps.pool, Number(id)) : null;
+    if (!build) throw new HTTPException(404, { message: "build not found" });
+    const requested = Number(c.req.query("attempt"));
+    const jobs = await listJobsOfBuild(deps.pool, build.id);
+    const attempt = Number.isInteger(requested) && requested > 0 ? requested : build.run_attempt;
+    return { build, jobs, attempt };
+  };
+
+  app.get("/builds/:id{[0-9]+}", async (c) => {
+    const data = await buildPage(c);
+    if (isHtmx(c)) return c.html(<BuildLive data={data} />);
+    return page(c, <BuildPage nonce={nonceOf(c)} data={data} />);
+  });
+
+  app.get("/builds/:id{[0-9]+}/payload", async (c) => {
+    const payload = await getBuildPayload(deps.pool, Number(c.req.param("id")));
+    if (payload === null) {
+      return c.html(<p class="muted">No payload: this run is known only from its jobs so far.</p>);
+    }
+    return c.html(<pre>{JSON.stringify(payload, null, 2)}</pre>);
+  });
+
+  app.get("/workflows", async (c) => {
+    const q = parseQuery(
+      c,
+      z.object({ repository: z.string().trim().min(1).max(255), workflow: z.string().trim().min(1).max(255), days: whole(365) }).strict(),
+    );
+    const now = deps.now();
+    const days = q.days || 30;
+    const filter = { repository: q.repository, workflow: q.workflow, days, now };
+    const [stats, trend, slowest, recent] = await Promise.all([
+      getWorkflowStats(deps.pool, filter),
+      getDailyTrend(deps.pool, { ...filter }),
+      getSlowestJobs(deps.pool, filter),
+      listBuilds(deps.pool, { repository: q.repository, workflow: q.workflow }, { limit: 20, offset: 0, countLimit: 1 }),
+    ]);
+    return page(
+      c,
+      <WorkflowPage nonce={nonceOf(c)} data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds }} />,
     );
   });
+
   app.get("/alerts", async (c) => {
     const [history, rules] = await Promise.all([listAlerts(deps.pool, { limit: 100, offset: 0 }), getAlertRules(deps.pool)]);
-    return c.html(html`<!DOCTYPE html>${(<AlertsPage alerts={history.alerts} total={history.total} rules={rules} />)}`);
+    return page(c, <AlertsPage nonce={nonceOf(c)} alerts={history.alerts} total={history.total} rules={rules} />);
   });
 
   return app;
+}
+
+const CSV_COLUMNS: Array<keyof Build> = [
+  "id", "repository", "workflow", "status", "conclusion", "branch", "commit_sha", "commit_message",
+  "triggered_by", "event", "run_attempt", "created_at", "started_at", "finished_at", "duration_seconds", "url",
+];
+
+/**
+ * RFC 4180 CSV. Cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the
+ * start) get a leading apostrophe, since commit messages and branch names come from anyone.
+ */
+export function toCsv(builds: Build[]): string {
+  const cell = (value: unknown): string => {
+    let s = value instanceof Date ? value.toISOString() : value == null ? "" : String(value);
+    if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const build of builds) lines.push(CSV_COLUMNS.map((column) => cell(build[column])).join(","));
+  return `${lines.join("\r\n")}\r\n`;
 }

@@ -46,6 +46,7 @@ export interface TestServerOptions {
   alerting?: Partial<AlertingContext>;
   /** Alert channels for the API's test alert; default: none configured. */
   alerts?: Partial<ServerDeps["alerts"]>;
+  live?: ServerDeps["live"];
   /** false: no GitHub App, as before one is configured. */
   githubApp?: boolean;
 }
@@ -67,6 +68,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     getProbot: () => probot,
     now,
     alerts: { baseUrl: "http://runboard.test", email: null, slack: null, ...options.alerts },
+    live: options.live ?? null,
   });
 }
 

@@ -1,0 +1,80 @@
+import type { Build } from "../src/db/builds.js";
+import type { TrendDay } from "../src/db/build-trends.js";
+import type { SlowJob, WorkflowStats } from "../src/db/workflow-stats.js";
+import { formatDuration, formatPercent } from "../src/domain/format.js";
+import { BuildsTable, TrendChart } from "./components.js";
+import { Layout } from "./layout.js";
+
+export interface WorkflowPageData {
+  repository: string;
+  workflow: string;
+  days: number;
+  stats: WorkflowStats;
+  trend: TrendDay[];
+  slowest: SlowJob[];
+  recent: Build[];
+}
+
+/** One workflow of one repository: duration trend, success and flaky rates, slowest jobs. */
+export function WorkflowPage(props: { nonce: string; data: WorkflowPageData }) {
+  const d = props.data;
+  return (
+    <Layout title={`${d.workflow} · ${d.repository}`} nonce={props.nonce} section="builds">
+      <p>
+        <a href="/builds">← Builds</a>
+      </p>
+      <h1>
+        {d.workflow} <span class="muted">in {d.repository}</span>
+      </h1>
+      <h2>Last {d.days} days</h2>
+      <ul class="cards">
+        <li>
+          Runs <span class="value">{d.stats.total}</span>
+        </li>
+        <li>
+          Success rate <span class="value">{formatPercent(d.stats.success_rate)}</span>
+        </li>
+        <li>
+          Flaky rate <span class="value" data-metric="flaky-rate">{formatPercent(d.stats.flaky_rate)}</span>
+        </li>
+        <li>
+          p50 <span class="value">{formatDuration(d.stats.p50_duration_seconds)}</span>
+        </li>
+        <li>
+          p95 <span class="value">{formatDuration(d.stats.p95_duration_seconds)}</span>
+        </li>
+      </ul>
+      <h2>Duration trend</h2>
+      <TrendChart days={d.trend} label={`Daily p50 and p95 duration of ${d.workflow}`} showRate={false} />
+      <h2>Slowest jobs</h2>
+      {d.slowest.length === 0 ? (
+        <p class="muted">No job timings yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col" class="num">Runs</th>
+                <th scope="col" class="num">Average</th>
+                <th scope="col" class="num">Longest</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.slowest.map((job) => (
+                <tr>
+                  <td class="wrap">{job.name}</td>
+                  <td class="num">{job.runs}</td>
+                  <td class="num">{formatDuration(job.avg_seconds)}</td>
+                  <td class="num">{formatDuration(job.max_seconds)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Recent runs</h2>
+      <BuildsTable builds={d.recent} caption="Newest first" />
+    </Layout>
+  );
+}
