@@ -89,6 +89,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     const app = createServer({
       live,
+      baseUrl: config.baseUrl,
       pool,
       log,
       webhookPath: config.webhookPath,

@@ -8,15 +8,17 @@ export interface MetricsFilters {
   workflow?: string | undefined;
 }
 
-export interface MetricsSummary {
-  window_days: number;
-  total_builds: number;
-  success_rate: number | null;
-  avg_duration_seconds: number | null;
-  p50_duration_seconds: number | null;
-  p95_duration_seconds: number | null;
-  by_status: Record<Status, number>;
-}
+/** The summary the JSON API answers and the overview shows. */
+export const metricsSummarySchema = z.object({
+  window_days: z.number().int(),
+  total_builds: z.number().int(),
+  success_rate: z.number().nullable().describe("success / (success + failed); null when neither happened"),
+  avg_duration_seconds: z.number().nullable(),
+  p50_duration_seconds: z.number().nullable(),
+  p95_duration_seconds: z.number().nullable(),
+  by_status: z.record(z.enum(STATUSES), z.number().int()),
+});
+export type MetricsSummary = Omit<z.infer<typeof metricsSummarySchema>, "by_status"> & { by_status: Record<Status, number> };
 
 const summaryRow = z.object({
   total: z.number(),

@@ -12,7 +12,7 @@ import { insertAlert, listAlerts } from "../db/alerts.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
 import { parseQuery } from "./parse-query.js";
 
-const pageQuery = z
+export const pageQuery = z
   .object({
     limit: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(1).max(500)).optional(),
     offset: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).optional(),

@@ -17,7 +17,7 @@ const whole = (min: number, max: number, fallback: number) =>
     .optional()
     .transform((value) => value ?? fallback);
 
-const buildsQuery = z
+export const buildsQuery = z
   .object({
     limit: whole(1, 500, 50),
     offset: whole(0, 10_000_000, 0),
@@ -32,7 +32,7 @@ const buildsQuery = z
   })
   .strict();
 
-const summaryQuery = z
+export const summaryQuery = z
   .object({
     days: whole(1, 365, 7),
     repository: filter,

@@ -16,6 +16,8 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 export interface ServerDeps {
   pool: DatabasePool;
   log: Logger;
+  /** Public address, for links and the API description. */
+  baseUrl: string;
   webhookPath: string;
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;

@@ -10,7 +10,9 @@ import { AlertsPage } from "../../views/alerts-page.js";
 import { BuildLive, BuildPage, type BuildPageData } from "../../views/build-page.js";
 import { BuildsPage, BuildsResults, buildsSearch, type BuildsQuery, type BuildsResultsData } from "../../views/builds-page.js";
 import { OverviewLive, OverviewPage, type OverviewData } from "../../views/overview-page.js";
+import { DocsPage, type ApiDocument } from "../../views/docs-page.js";
 import { WorkflowPage } from "../../views/workflow-page.js";
+import { createOpenApiDocument } from "./openapi.js";
 import { getAlertRules } from "../db/alert-settings.js";
 import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
@@ -53,6 +55,7 @@ const buildsQuerySchema = z
 
 export interface PageDeps {
   pool: DatabasePool;
+  baseUrl: string;
   now: () => Date;
   getProbot: () => Probot | null;
 }
@@ -184,6 +187,10 @@ export function createPageRoutes(deps: PageDeps): Hono {
       <WorkflowPage nonce={nonceOf(c)} data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds }} />,
     );
   });
+
+  const openApi = createOpenApiDocument(deps.baseUrl);
+  app.get("/openapi.json", (c) => c.json(openApi));
+  app.get("/docs", (c) => page(c, <DocsPage nonce={nonceOf(c)} doc={openApi as unknown as ApiDocument} />));
 
   app.get("/alerts", async (c) => {
     const [history, rules] = await Promise.all([listAlerts(deps.pool, { limit: 100, offset: 0 }), getAlertRules(deps.pool)]);

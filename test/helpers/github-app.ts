@@ -69,6 +69,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     now,
     alerts: { baseUrl: "http://runboard.test", email: null, slack: null, ...options.alerts },
     live: options.live ?? null,
+    baseUrl: "http://runboard.test",
   });
 }
 

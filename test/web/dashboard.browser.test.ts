@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { sign } from "@octokit/webhooks-methods";
@@ -108,7 +109,7 @@ describe("dashboard in a real browser", () => {
     await page.selectOption('select[name="status"]', "failed");
     await page.waitForURL(/\/builds\?status=failed$/);
     await page.waitForFunction(() =>
-      [...document.querySelectorAll("#results tbody tr .badge")].every((b) => b.textContent === "failed"),
+      Array.from(document.querySelectorAll("#results tbody tr .badge")).every((b) => b.textContent === "failed"),
     );
     const statuses = await page.locator("#results tbody tr .badge").allTextContents();
     expect(statuses.length).toBeGreaterThan(0);

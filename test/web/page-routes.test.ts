@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestServer, deliver } from "../helpers/github-app.js";
+import { jobPayload, runPayload, type SeedRun } from "../helpers/seed-builds.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+
+const NOW = new Date("2026-06-10T12:00:00Z");
+const at = (hoursAgo: number) => new Date(NOW.getTime() - hoursAgo * 3_600_000);
+
+const runs: SeedRun[] = [
+  { id: 1, repository: "acme/api", workflow: "CI", branch: "main", conclusion: "success", createdAt: at(50), seconds: 100, actor: "mona", message: "=HYPERLINK(\"http://evil\")" },
+  { id: 2, repository: "acme/api", workflow: "CI", branch: "main", conclusion: "failure", createdAt: at(40), seconds: 200, actor: "mona", message: 'Say "hi", then\nmore' },
+  { id: 3, repository: "acme/web", workflow: "CI", branch: "main", conclusion: "success", createdAt: at(30), seconds: 300, actor: "hubot", message: "<script>x</script>" },
+];
+
+describe("pages", () => {
+  let db: TestDatabase;
+  let app: Hono;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestServer(db.pool, { now: () => NOW });
+    for (const run of runs) {
+      await deliver(app, { event: "workflow_job", payload: jobPayload(run, "test", 0) });
+      await deliver(app, { event: "workflow_run", payload: runPayload(run) });
+    }
+    // Run 4 failed on attempt 1 and passed on attempt 2: flaky.
+    const flaky: SeedRun = { id: 4, repository: "acme/api", workflow: "CI", branch: "main", conclusion: "failure", createdAt: at(20), seconds: 90, actor: "linus", message: "Flaky" };
+    await deliver(app, { event: "workflow_job", payload: jobPayload(flaky, "test", 0) });
+    await deliver(app, { event: "workflow_run", payload: runPayload(flaky) });
+    const retried = { ...flaky, conclusion: "success" as const, attempt: 2 };
+    await deliver(app, { event: "workflow_job", payload: { ...jobPayload(retried, "test", 0), workflow_job: { ...jobPayload(retried, "test", 0).workflow_job, id: 99_999 } } });
+    await deliver(app, { event: "workflow_run", payload: runPayload(retried) });
+  });
+  afterAll(() => db.drop());
+
+  it("sends a strict Content Security Policy whose nonce is on every script", async () => {
+    const response = await app.request("/");
+    expect(response.status).toBe(200);
+    const csp = response.headers.get("content-security-policy")!;
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(csp).not.toContain("unsafe-eval");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    const body = await response.text();
+    const scripts = [...body.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+    expect(scripts).toHaveLength(2);
+    for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+    // A second request gets a different nonce.
+    const again = (await app.request("/")).headers.get("content-security-policy")!;
+    expect(again).not.toContain(nonce);
+  });
+
+  it("serves htmx from the installed package, with an ETag", async () => {
+    const require = createRequire(import.meta.url);
+    const response = await app.request("/assets/htmx.js");
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(readFileSync(require.resolve("htmx.org/dist/htmx.min.js"), "utf8"));
+    const etag = response.headers.get("etag")!;
+    expect((await app.request("/assets/htmx.js", { headers: { "if-none-match": etag } })).status).toBe(304);
+    expect((await app.request("/assets/nothing.js")).status).toBe(404);
+  });
+
+  it("answers an htmx filter request with the results fragment and the tidy URL to push", async () => {
+    const response = await app.request("/builds?repository=acme%2Fapi&branch=&status=failed&days=", { headers: { "hx-request": "true" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("hx-push-url")).toBe("/builds?repository=acme%2Fapi&status=failed");
+    const body = await response.text();
+    expect(body.startsWith('<div id="results"')).toBe(true);
+    expect(body).not.toContain("<html");
+    expect(body).toContain("Builds 1–1 of 1");
+    const full = await (await app.request("/builds?status=failed")).text();
+    expect(full).toMatch(/^<!DOCTYPE html>/);
+    expect(full).toContain('<option value="failed" selected="">failed</option>');
+  });
+
+  it("refuses bad filters and unknown builds", async () => {
+    expect((await app.request("/builds?status=bogus")).status).toBe(400);
+    const missing = await app.request("/builds/424242", { headers: { accept: "text/html" } });
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain("Not found.");
+  });
+
+  it("exports the filtered view as CSV, defusing formulas", async () => {
+    const response = await app.request("/builds.csv?repository=acme%2Fapi");
+    expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const lines = (await response.text()).trimEnd().split("\r\n");
+    expect(lines[0]).toBe(
+      "id,repository,workflow,status,conclusion,branch,commit_sha,commit_message,triggered_by,event,run_attempt,created_at,started_at,finished_at,duration_seconds,url",
+    );
+    const csv = lines.join("\n");
+    expect(csv).toContain(`"'=HYPERLINK(""http://evil"")"`);
+    expect(csv).toContain('"Say ""hi"", then\nmore"');
+    expect(csv).not.toContain("acme/web");
+    expect(lines.filter((l) => l.includes("acme/api"))).toHaveLength(3);
+  });
+
+  it("shows a build's attempts, jobs and failed step, and its payload escaped", async () => {
+    const list = (await (await app.request("/api/builds?repository=acme/api&status=failed")).json()) as { builds: Array<{ id: number }> };
+    const id = list.builds[0]!.id;
+    const body = await (await app.request(`/builds/${id}`)).text();
+    expect(body).toContain("failed at “Run yarn run format-check”");
+    const flaky = (await (await app.request("/api/builds?triggered_by=linus")).json()) as { builds: Array<{ id: number }> };
+    const page = await (await app.request(`/builds/${flaky.builds[0]!.id}?attempt=1`)).text();
+    expect(page).toContain("Jobs of attempt 1");
+    expect(page).toContain('aria-current="page">#1</strong>');
+    const web = (await (await app.request("/api/builds?repository=acme/web")).json()) as { builds: Array<{ id: number }> };
+    const payload = await (await app.request(`/builds/${web.builds[0]!.id}/payload`)).text();
+    expect(payload).toContain("&lt;script&gt;x&lt;/script&gt;");
+    expect(payload).not.toContain("<script>");
+  });
+
+  it("shows a workflow's flaky rate and slowest jobs", async () => {
+    const body = await (await app.request("/workflows?repository=acme%2Fapi&workflow=CI")).text();
+    // Decided runs of acme/api CI: 1 success, 2 failed, 4 success after a failed attempt: 1 flaky of 3.
+    expect(body).toContain('data-metric="flaky-rate">33.3%');
+    expect(body).toContain("Slowest jobs");
+    expect((await app.request("/workflows?repository=acme%2Fapi")).status).toBe(400);
+  });
+
+  it("describes the JSON API in OpenAPI, generated from the validating schemas", async () => {
+    const doc = (await (await app.request("/openapi.json")).json()) as any;
+    expect(doc.openapi).toBe("3.1.0");
+    const params = doc.paths["/api/builds"].get.parameters.map((p: { name: string }) => p.name);
+    expect(params).toEqual(["limit", "offset", "status", "repository", "branch", "workflow", "triggered_by"]);
+    const status = doc.paths["/api/builds"].get.parameters.find((p: { name: string }) => p.name === "status");
+    expect(JSON.stringify(status.schema)).toContain("cancelled");
+    expect(Object.keys(doc.paths["/api/metrics/summary"].get.responses["200"].content["application/json"].schema.properties)).toContain("p95_duration_seconds");
+    const docs = await (await app.request("/docs")).text();
+    expect(docs).toContain("GET /api/builds");
+    expect(docs).toContain("triggered_by");
+  });
+});
