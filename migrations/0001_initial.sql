@@ -45,12 +45,13 @@ CREATE TABLE builds (
 );
 
 -- Newest first, overall and per filter.
-CREATE INDEX builds_created_idx ON builds (created_at DESC, id DESC);
-CREATE INDEX builds_repository_created_idx ON builds (repository, created_at DESC, id DESC);
-CREATE INDEX builds_branch_created_idx ON builds (branch, created_at DESC, id DESC);
-CREATE INDEX builds_workflow_created_idx ON builds (workflow, created_at DESC, id DESC);
-CREATE INDEX builds_status_created_idx ON builds (status, created_at DESC, id DESC);
-CREATE INDEX builds_triggered_by_created_idx ON builds (triggered_by, created_at DESC, id DESC);
+-- (A run known only through its jobs may lack created_at: it sorts last.)
+CREATE INDEX builds_created_idx ON builds (created_at DESC NULLS LAST, id DESC);
+CREATE INDEX builds_repository_created_idx ON builds (repository, created_at DESC NULLS LAST, id DESC);
+CREATE INDEX builds_branch_created_idx ON builds (branch, created_at DESC NULLS LAST, id DESC);
+CREATE INDEX builds_workflow_created_idx ON builds (workflow, created_at DESC NULLS LAST, id DESC);
+CREATE INDEX builds_status_created_idx ON builds (status, created_at DESC NULLS LAST, id DESC);
+CREATE INDEX builds_triggered_by_created_idx ON builds (triggered_by, created_at DESC NULLS LAST, id DESC);
 CREATE INDEX builds_commit_idx ON builds (repository_id, commit_sha);
 
 -- One row per job. A job id belongs to exactly one attempt of one run.

@@ -53,3 +53,6 @@ CREATE TABLE alert_settings (
   rules jsonb NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The dashboard's "broken now" reads the failing branches only.
+CREATE INDEX branch_states_failing_idx ON branch_states (failing_since) WHERE state = 'failing';

@@ -19,9 +19,11 @@ export interface AlertingContext {
 
 /**
  * Runs the alert policy for a build whose state really changed, inside the ingest transaction:
- * 1. skip what cannot alert (unfinished, no branch, a branch or workflow the rules leave out),
- * 2. lock and read the branch's state, decide, save the new state,
- * 3. write one outbox row per channel (skipped, with the reason, when a channel is off or muted).
+ * 1. skip what says nothing about a branch (unfinished, cancelled, skipped, no branch),
+ * 2. lock and read the branch's state, decide, save the new state (kept for every branch: it
+ *    is also the dashboard's "broken now"),
+ * 3. for a branch and workflow the rules watch, write one outbox row per channel (skipped,
+ *    with the reason, when a channel is off or muted).
  */
 export async function queueAlerts(
   tx: CommonQueryMethods,
@@ -32,18 +34,6 @@ export async function queueAlerts(
   if (!build.finished_at || !build.branch || (build.status !== "success" && build.status !== "failed")) {
     return;
   }
-  const now = context.now();
-  const rules = await getAlertRules(tx);
-  const route = routeAlert(
-    rules,
-    { repository: build.repository, workflow: build.workflow, branch: build.branch, defaultBranch },
-    { email: context.email?.to ?? [], slackChannel: context.slack?.channel ?? null },
-    now,
-  );
-  if (!route.watched) {
-    return;
-  }
-
   const key = {
     repositoryId: build.repository_id,
     workflowKey: build.workflow_id != null ? String(build.workflow_id) : `name:${build.workflow}`,
@@ -65,6 +55,16 @@ export async function queueAlerts(
     return;
   }
 
+  const now = context.now();
+  const route = routeAlert(
+    await getAlertRules(tx),
+    { repository: build.repository, workflow: build.workflow, branch: build.branch, defaultBranch },
+    { email: context.email?.to ?? [], slackChannel: context.slack?.channel ?? null },
+    now,
+  );
+  if (!route.watched) {
+    return;
+  }
   const details = { ...alert, mutedUntil: route.mutedUntil?.toISOString() ?? null };
   const parentAlertId =
     alert.kind !== "broken" && alert.brokenBuildId != null ? await findBrokenSlackAlert(tx, alert.brokenBuildId) : null;

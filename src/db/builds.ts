@@ -110,10 +110,11 @@ export async function ensureBuildForJob(connection: CommonQueryMethods, job: Job
   await connection.query(sql.unsafe`
     INSERT INTO builds (
       provider_id, installation_id, repository_id, repository, external_id, run_attempt,
-      workflow, status, status_rank, branch, commit_sha
+      workflow, status, status_rank, branch, commit_sha, created_at
     ) VALUES (
       ${job.providerId}, ${job.installationId}, ${job.repositoryId}, ${text(job.repository)}, ${job.runId},
-      ${job.runAttempt}, ${text(job.workflow)}, 'queued', 1, ${text(job.branch)}, ${text(job.commitSha)}
+      ${job.runAttempt}, ${text(job.workflow)}, 'queued', 1, ${text(job.branch)}, ${text(job.commitSha)},
+      ${timestamp(job.queuedAt)}
     )
     ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`);
 }

@@ -122,6 +122,21 @@ describe("pages", () => {
     expect((await app.request("/workflows?repository=acme%2Fapi")).status).toBe(400);
   });
 
+  it("lists what is broken now, with how long it has been red", async () => {
+    const fragment = async () => (await app.request("/fragments/overview")).text();
+    expect(await fragment()).toContain("Nothing is broken");
+    // acme/web's latest CI run on main fails 10 hours ago (it finishes 100 s after it starts).
+    const red: SeedRun = { id: 5, repository: "acme/web", workflow: "CI", branch: "main", conclusion: "failure", createdAt: at(10), seconds: 100, actor: "hubot", message: "Break" };
+    await deliver(app, { event: "workflow_run", payload: runPayload(red) });
+    const broken = await fragment();
+    expect(broken).toContain("acme/web · CI · main");
+    expect(broken).toContain("red for 9h 58m, 1 failed run");
+    expect(broken).toContain('data-metric="failed-now">1<');
+    // Green again: gone.
+    await deliver(app, { event: "workflow_run", payload: runPayload({ ...red, id: 6, conclusion: "success", createdAt: at(5) }) });
+    expect(await fragment()).toContain("Nothing is broken");
+  });
+
   it("describes the JSON API in OpenAPI, generated from the validating schemas", async () => {
     const doc = (await (await app.request("/openapi.json")).json()) as any;
     expect(doc.openapi).toBe("3.1.0");
