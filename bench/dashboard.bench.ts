@@ -59,6 +59,7 @@ function appOn(pool: DatabasePool) {
     baseUrl: "http://bench",
     webhookPath: "/api/github/webhooks",
     getProbot: () => null,
+    handleWorkflowEvent: async () => null,
     now: () => new Date(),
     live: null,
     alerts: { baseUrl: "http://bench", email: null, slack: null },

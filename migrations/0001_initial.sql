@@ -44,14 +44,12 @@ CREATE TABLE builds (
   CONSTRAINT builds_natural_key UNIQUE (provider_id, repository_id, external_id)
 );
 
--- Newest first, overall and per filter.
--- (A run known only through its jobs may lack created_at: it sorts last.)
+-- Newest first, overall and per repository (a run known only through its jobs may lack
+-- created_at: it sorts last). Other filters (branch, workflow, status, actor) walk the
+-- created_at index: every index here costs each of the several writes a run makes, and they
+-- change on every status, so only these two are kept.
 CREATE INDEX builds_created_idx ON builds (created_at DESC NULLS LAST, id DESC);
 CREATE INDEX builds_repository_created_idx ON builds (repository, created_at DESC NULLS LAST, id DESC);
-CREATE INDEX builds_branch_created_idx ON builds (branch, created_at DESC NULLS LAST, id DESC);
-CREATE INDEX builds_workflow_created_idx ON builds (workflow, created_at DESC NULLS LAST, id DESC);
-CREATE INDEX builds_status_created_idx ON builds (status, created_at DESC NULLS LAST, id DESC);
-CREATE INDEX builds_triggered_by_created_idx ON builds (triggered_by, created_at DESC NULLS LAST, id DESC);
 CREATE INDEX builds_commit_idx ON builds (repository_id, commit_sha);
 
 -- One row per job. A job id belongs to exactly one attempt of one run.

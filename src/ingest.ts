@@ -1,12 +1,12 @@
-import { sql, type DatabasePool } from "slonik";
+import type { DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext } from "./alerts/queue-alerts.js";
 import { ensureBuildForJob, upsertBuild } from "./db/builds.js";
 import { upsertJob } from "./db/build-jobs.js";
-import { recordDelivery, type Delivery } from "./db/deliveries.js";
+import type { Delivery } from "./db/deliveries.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
+import { isFinished } from "./domain/status.js";
 
-/** The Postgres channel that carries the id of every build whose state really changed. */
-export const BUILD_CHANGED_CHANNEL = "build_changed";
+export { BUILD_CHANGED_CHANNEL } from "./db/builds.js";
 
 export type IngestInput = { kind: "run"; record: BuildRecord } | { kind: "job"; record: JobRecord };
 
@@ -20,33 +20,38 @@ export interface IngestResult {
 export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<IngestResult>;
 
 /**
- * The one write path for runs and jobs, from webhooks and the poller alike, in one transaction:
- * 1. record the delivery (a delivery seen before stops here),
- * 2. upsert the run or job, which Postgres refuses when stale,
- * 3. for a run that really changed, decide alerts and write them to the outbox,
- * 4. when something really changed, notify listeners with the build's id.
+ * The one write path for runs and jobs, from webhooks and the poller alike. Each upsert is one
+ * statement that records the delivery (one seen before writes nothing), refuses stale data and
+ * notifies listeners when the build really changed. Only a run that finishes needs more, in
+ * the same transaction: the alert decision and its outbox rows.
+ * 1. a finished run: transaction of upsert + alert decision,
+ * 2. any other run: the upsert alone,
+ * 3. a job: make sure its run's row exists, then the job's upsert.
  */
 export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
-  return (input, delivery) =>
-    deps.pool.transaction(async (tx) => {
-      if (delivery && !(await recordDelivery(tx, delivery))) {
-        return { outcome: "duplicate", buildId: null };
+  const outcome = (result: { fresh: boolean; changed: { id?: number; build_id?: number } | null }): IngestResult =>
+    !result.fresh
+      ? { outcome: "duplicate", buildId: null }
+      : result.changed
+        ? { outcome: "changed", buildId: result.changed.build_id ?? result.changed.id ?? null }
+        : { outcome: "unchanged", buildId: null };
+
+  return async (input, delivery) => {
+    if (input.kind === "run") {
+      if (!isFinished(input.record.status)) {
+        return outcome(await upsertBuild(deps.pool, input.record, delivery ?? null));
       }
-      let buildId: number | null = null;
-      if (input.kind === "run") {
-        const changed = await upsertBuild(tx, input.record);
-        if (changed) {
-          await queueAlerts(tx, changed, input.record.defaultBranch, deps.alerting);
+      return deps.pool.transaction(async (tx) => {
+        const result = await upsertBuild(tx, input.record, delivery ?? null);
+        if (result.changed) {
+          await queueAlerts(tx, result.changed, input.record.defaultBranch, deps.alerting);
         }
-        buildId = changed?.id ?? null;
-      } else {
-        await ensureBuildForJob(tx, input.record);
-        buildId = (await upsertJob(tx, input.record))?.build_id ?? null;
-      }
-      if (buildId === null) {
-        return { outcome: "unchanged", buildId: null };
-      }
-      await tx.query(sql.unsafe`SELECT pg_notify(${BUILD_CHANGED_CHANNEL}, ${String(buildId)})`);
-      return { outcome: "changed", buildId };
-    });
+        return outcome(result);
+      });
+    }
+    // A run row without its job is harmless (the run's own events complete it), so this need
+    // not share a transaction with the job.
+    await ensureBuildForJob(deps.pool, input.record);
+    return outcome(await upsertJob(deps.pool, input.record, delivery ?? null));
+  };
 }

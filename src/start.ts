@@ -9,6 +9,7 @@ import { createPool } from "./db/create-pool.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open-database.js";
 import { createProbot } from "./github/create-probot.js";
+import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
 import { createIngest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
@@ -78,9 +79,11 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       },
     });
 
+    const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
+
     const probot = config.github ? createProbot(config.github, log, options.Octokit) : null;
     if (probot) {
-      await probot.load(createRunboardApp({ ingest }));
+      await probot.load(createRunboardApp({ handleWorkflowEvent }));
     } else {
       log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
     }
@@ -94,6 +97,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       log,
       webhookPath: config.webhookPath,
       getProbot: () => probot,
+      handleWorkflowEvent,
       now,
       alerts: {
         baseUrl: config.baseUrl,

@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
+import type { Delivery } from "./deliveries.js";
 import { STATUSES } from "../domain/status.js";
 import { jsonText, text, timestamp } from "./values.js";
 
@@ -49,57 +50,105 @@ const changedRow = z.object({
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
+export interface UpsertResult<T> {
+  /** False when the delivery was recorded before: nothing was written. */
+  fresh: boolean;
+  /** The row when it really changed; null when the data was stale or already known. */
+  changed: T | null;
+}
+
 /**
- * Inserts or moves forward one run. The `WHERE` refuses stale data: a lower attempt, a lower
- * status rank, or a snapshot no newer than the stored one.
- * @returns the row when it really changed, null when the data was stale or already known.
+ * Records the delivery (when given), inserts or moves forward one run, and notifies
+ * `build_changed` listeners when it really changed: one statement, one round trip.
+ * The `WHERE` refuses stale data: a lower attempt, a lower status rank, or a snapshot no newer
+ * than the stored one. A delivery seen before writes nothing.
  */
-export async function upsertBuild(connection: CommonQueryMethods, build: BuildRecord): Promise<ChangedBuild | null> {
-  return connection.maybeOne(sql.type(changedRow)`
-    INSERT INTO builds (
-      provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
-      workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
-      commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload
-    ) VALUES (
-      ${build.providerId}, ${build.installationId}, ${build.repositoryId}, ${text(build.repository)},
-      ${build.externalId}, ${build.runAttempt}, ${build.runNumber}, ${build.workflowId}, ${text(build.workflow)},
-      ${build.status}, ${build.statusRank}, ${text(build.rawStatus)}, ${text(build.conclusion)},
-      ${text(build.branch)}, ${text(build.commitSha)}, ${text(build.commitMessage)}, ${text(build.triggeredBy)},
-      ${text(build.event)}, ${text(build.url)}, ${timestamp(build.createdAt)}, ${timestamp(build.updatedAt)},
-      ${timestamp(build.startedAt)}, ${timestamp(build.finishedAt)}, ${jsonText(build.payload)}::jsonb
+export async function upsertBuild(
+  connection: CommonQueryMethods,
+  build: BuildRecord,
+  delivery: Delivery | null = null,
+): Promise<UpsertResult<ChangedBuild>> {
+  const row = await connection.one(sql.type(upsertRow(changedRow))`
+    WITH ${deliveryCte(delivery)},
+    changed AS (
+      INSERT INTO builds (
+        provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
+        workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
+        commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload
+      )
+      SELECT
+        ${build.providerId}::smallint, ${build.installationId}::bigint, ${build.repositoryId}::bigint, ${text(build.repository)}::text,
+        ${build.externalId}::bigint, ${build.runAttempt}::int, ${build.runNumber}::int, ${build.workflowId}::bigint,
+        ${text(build.workflow)}::text, ${build.status}::text, ${build.statusRank}::smallint, ${text(build.rawStatus)}::text,
+        ${text(build.conclusion)}::text, ${text(build.branch)}::text, ${text(build.commitSha)}::text,
+        ${text(build.commitMessage)}::text, ${text(build.triggeredBy)}::text, ${text(build.event)}::text, ${text(build.url)}::text,
+        ${timestamp(build.createdAt)}, ${timestamp(build.updatedAt)}, ${timestamp(build.startedAt)},
+        ${timestamp(build.finishedAt)}, ${jsonText(build.payload)}::jsonb
+      WHERE EXISTS (SELECT 1 FROM delivery)
+      ON CONFLICT ON CONSTRAINT builds_natural_key DO UPDATE SET
+        installation_id = coalesce(EXCLUDED.installation_id, builds.installation_id),
+        repository = EXCLUDED.repository,
+        run_attempt = EXCLUDED.run_attempt,
+        run_number = EXCLUDED.run_number,
+        workflow_id = EXCLUDED.workflow_id,
+        workflow = EXCLUDED.workflow,
+        status = EXCLUDED.status,
+        status_rank = EXCLUDED.status_rank,
+        raw_status = EXCLUDED.raw_status,
+        conclusion = EXCLUDED.conclusion,
+        branch = EXCLUDED.branch,
+        commit_sha = EXCLUDED.commit_sha,
+        commit_message = EXCLUDED.commit_message,
+        triggered_by = EXCLUDED.triggered_by,
+        event = EXCLUDED.event,
+        url = EXCLUDED.url,
+        created_at = EXCLUDED.created_at,
+        updated_at = EXCLUDED.updated_at,
+        started_at = EXCLUDED.started_at,
+        finished_at = EXCLUDED.finished_at,
+        payload = EXCLUDED.payload,
+        changed_at = now()
+      WHERE EXCLUDED.run_attempt > builds.run_attempt
+         OR (EXCLUDED.run_attempt = builds.run_attempt AND (
+              EXCLUDED.status_rank > builds.status_rank
+           OR (EXCLUDED.status_rank = builds.status_rank
+               AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
+           -- a row known only through its jobs learns the run's details
+           OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
+      RETURNING id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
+        workflow, branch, finished_at
+    ), notified AS (
+      SELECT pg_notify(${BUILD_CHANGED_CHANNEL}, id::text) FROM changed
     )
-    ON CONFLICT ON CONSTRAINT builds_natural_key DO UPDATE SET
-      installation_id = coalesce(EXCLUDED.installation_id, builds.installation_id),
-      repository = EXCLUDED.repository,
-      run_attempt = EXCLUDED.run_attempt,
-      run_number = EXCLUDED.run_number,
-      workflow_id = EXCLUDED.workflow_id,
-      workflow = EXCLUDED.workflow,
-      status = EXCLUDED.status,
-      status_rank = EXCLUDED.status_rank,
-      raw_status = EXCLUDED.raw_status,
-      conclusion = EXCLUDED.conclusion,
-      branch = EXCLUDED.branch,
-      commit_sha = EXCLUDED.commit_sha,
-      commit_message = EXCLUDED.commit_message,
-      triggered_by = EXCLUDED.triggered_by,
-      event = EXCLUDED.event,
-      url = EXCLUDED.url,
-      created_at = EXCLUDED.created_at,
-      updated_at = EXCLUDED.updated_at,
-      started_at = EXCLUDED.started_at,
-      finished_at = EXCLUDED.finished_at,
-      payload = EXCLUDED.payload,
-      changed_at = now()
-    WHERE EXCLUDED.run_attempt > builds.run_attempt
-       OR (EXCLUDED.run_attempt = builds.run_attempt AND (
-            EXCLUDED.status_rank > builds.status_rank
-         OR (EXCLUDED.status_rank = builds.status_rank
-             AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
-         -- a row known only through its jobs learns the run's details
-         OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
-    RETURNING id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
-      workflow, branch, finished_at`);
+    SELECT EXISTS (SELECT 1 FROM delivery) AS fresh, (SELECT count(*) FROM notified)::int AS notified, c.*
+    FROM (SELECT 1) AS one LEFT JOIN changed c ON true`);
+  return toResult(row, changedRow);
+}
+
+/** The channel that carries the id of every build whose state really changed. */
+export const BUILD_CHANGED_CHANNEL = "build_changed";
+
+/**
+ * A `delivery` CTE with one row when the work should go ahead: the delivery was recorded now
+ * (a delivery seen before yields none), or there is no delivery (the poller).
+ */
+export function deliveryCte(delivery: Delivery | null) {
+  return delivery
+    ? sql.fragment`delivery AS (
+        INSERT INTO deliveries (id, event, action) VALUES (${delivery.id}, ${delivery.event}, ${delivery.action})
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id)`
+    : sql.fragment`delivery AS (SELECT NULL::text AS id)`;
+}
+
+/** The one row such a statement returns: `fresh`, `notified` and the changed row's columns, all nullable. */
+export function upsertRow<T extends z.AnyZodObject>(changed: T) {
+  const nullable = Object.fromEntries(Object.entries(changed.shape).map(([k, v]) => [k, (v as z.ZodTypeAny).nullable()]));
+  return z.object({ fresh: z.boolean(), notified: z.number(), ...nullable });
+}
+
+export function toResult<T extends z.AnyZodObject>(row: Record<string, unknown>, changed: T): UpsertResult<z.infer<T>> {
+  return { fresh: row.fresh === true, changed: row.id == null ? null : changed.parse(row) };
 }
 
 /**

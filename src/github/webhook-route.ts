@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
+import { WORKFLOW_EVENTS, type WorkflowEventHandler } from "./handle-workflow-event.js";
 
 /** GitHub caps webhook payloads at 25 MB. */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -10,7 +11,12 @@ const MAX_BODY_BYTES = 25 * 1024 * 1024;
  * body before anything is parsed, then hands the event to Probot's handlers.
  * @param getProbot the current app, or null while no GitHub App is configured.
  */
-export function createWebhookRoute(deps: { path: string; getProbot: () => Probot | null; log: Logger }): Hono {
+export function createWebhookRoute(deps: {
+  path: string;
+  getProbot: () => Probot | null;
+  handleWorkflowEvent: WorkflowEventHandler;
+  log: Logger;
+}): Hono {
   const app = new Hono();
 
   app.post(deps.path, async (c) => {
@@ -53,7 +59,13 @@ export function createWebhookRoute(deps: { path: string; getProbot: () => Probot
     }
 
     try {
-      await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+      if (WORKFLOW_EVENTS.has(name)) {
+        // The volume is here, and recording it needs no GitHub client: skip the installation
+        // Octokit that probot.receive builds for every event.
+        await deps.handleWorkflowEvent({ id, name, payload: payload as Record<string, unknown> }, log);
+      } else {
+        await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+      }
     } catch (error) {
       log.error({ err: error }, "webhook handler failed; the delivery can be redelivered from the app's settings on GitHub");
       return c.json({ error: "the event could not be stored; it was not recorded and can be redelivered" }, 500);

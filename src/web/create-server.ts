@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
+import type { WorkflowEventHandler } from "../github/handle-workflow-event.js";
 import { createWebhookRoute } from "../github/webhook-route.js";
 import { createAlertRoutes, type AlertRouteDeps } from "./alert-routes.js";
 import { createApiRoutes } from "./api-routes.js";
@@ -19,6 +20,8 @@ export interface ServerDeps {
   /** Public address, for links and the API description. */
   baseUrl: string;
   webhookPath: string;
+  /** Records workflow_run and workflow_job deliveries. */
+  handleWorkflowEvent: WorkflowEventHandler;
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
   now: () => Date;
@@ -52,7 +55,15 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
 
-  app.route("/", createWebhookRoute({ path: deps.webhookPath, getProbot: deps.getProbot, log: deps.log }));
+  app.route(
+    "/",
+    createWebhookRoute({
+      path: deps.webhookPath,
+      getProbot: deps.getProbot,
+      handleWorkflowEvent: deps.handleWorkflowEvent,
+      log: deps.log,
+    }),
+  );
   app.route("/", createHealthRoute(deps));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));

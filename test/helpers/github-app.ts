@@ -8,6 +8,7 @@ import { createIngest } from "../../src/ingest.js";
 import type { DatabasePool } from "slonik";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createProbot } from "../../src/github/create-probot.js";
+import { createWorkflowEventHandler } from "../../src/github/handle-workflow-event.js";
 import { createRunboardApp } from "../../src/github/runboard-app.js";
 import { createServer, type ServerDeps } from "../../src/web/create-server.js";
 
@@ -56,16 +57,18 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
   const config = testConfig();
   const now = options.now ?? (() => new Date());
   const ingest = createIngest({ pool, alerting: { email: null, slack: null, now, sendDelayMs: 0, ...options.alerting } });
+  const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
   let probot: Probot | null = null;
   if (options.githubApp !== false) {
     probot = createProbot(config.github!, silentLog, TestOctokit);
-    await probot.load(createRunboardApp({ ingest }));
+    await probot.load(createRunboardApp({ handleWorkflowEvent }));
   }
   return createServer({
     pool,
     log: silentLog,
     webhookPath: config.webhookPath,
     getProbot: () => probot,
+    handleWorkflowEvent,
     now,
     alerts: { baseUrl: "http://runboard.test", email: null, slack: null, ...options.alerts },
     live: options.live ?? null,
