@@ -1,6 +1,7 @@
 import type { DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext } from "./alerts/queue-alerts.js";
 import { ensureBuildForJob, upsertBuild } from "./db/builds.js";
+import { enqueueCheckRun } from "./db/check-runs.js";
 import { upsertJob } from "./db/build-jobs.js";
 import type { Delivery } from "./db/deliveries.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
@@ -23,8 +24,8 @@ export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<Ingest
  * The one write path for runs and jobs, from webhooks and the poller alike. Each upsert is one
  * statement that records the delivery (one seen before writes nothing), refuses stale data and
  * notifies listeners when the build really changed. Only a run that finishes needs more, in
- * the same transaction: the alert decision and its outbox rows.
- * 1. a finished run: transaction of upsert + alert decision,
+ * the same transaction: the alert decision and its outbox rows, and the commit's check run.
+ * 1. a finished run: transaction of upsert + alert decision + check run request,
  * 2. any other run: the upsert alone,
  * 3. a job: make sure its run's row exists, then the job's upsert.
  */
@@ -43,8 +44,22 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
       }
       return deps.pool.transaction(async (tx) => {
         const result = await upsertBuild(tx, input.record, delivery ?? null);
-        if (result.changed) {
-          await queueAlerts(tx, result.changed, input.record.defaultBranch, deps.alerting);
+        const changed = result.changed;
+        if (changed) {
+          await queueAlerts(tx, changed, input.record.defaultBranch, deps.alerting);
+          if (changed.installation_id != null && changed.commit_sha) {
+            await enqueueCheckRun(
+              tx,
+              {
+                repositoryId: changed.repository_id,
+                repository: changed.repository,
+                installationId: changed.installation_id,
+                headSha: changed.commit_sha,
+                defaultBranch: input.record.defaultBranch,
+              },
+              deps.alerting.now(),
+            );
+          }
         }
         return outcome(result);
       });

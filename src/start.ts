@@ -11,6 +11,7 @@ import { openDatabase } from "./db/open-database.js";
 import { createProbot } from "./github/create-probot.js";
 import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
+import { createCheckRunPublisher } from "./github/check-run-publisher.js";
 import { createIngest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
@@ -44,7 +45,7 @@ export interface RunningRunboard {
  * 3. connect the pool
  * 4. load the GitHub App, when one is configured
  * 5. listen for HTTP
- * 6. start the workers: alert delivery
+ * 6. start the workers: alert delivery, check runs
  */
 export async function start(options: StartOptions): Promise<RunningRunboard> {
   const { config, log } = options;
@@ -129,6 +130,10 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     });
     alertWorker.start();
     stack.push(() => alertWorker.stop());
+
+    const checkRuns = createCheckRunPublisher({ pool, getProbot: () => probot, log, now, baseUrl: config.baseUrl });
+    checkRuns.start();
+    stack.push(() => checkRuns.stop());
 
     return { url, pool, connectionUri: database.connectionUri, stop };
   } catch (error) {

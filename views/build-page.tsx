@@ -43,7 +43,7 @@ export function BuildLive(props: { data: BuildPageData }) {
       id="build-live"
       hx-get={`${self}${self.includes("?") ? "&" : "?"}fragment=1`}
       hx-trigger={`build-${b.id} from:#live delay:300ms, hello from:#live, every 30s`}
-      hx-swap="outerHTML"
+      hx-swap="outerSync"
       aria-live="polite"
     >
       <h1>

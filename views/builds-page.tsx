@@ -49,7 +49,7 @@ export function BuildsPage(props: { nonce: string; data: BuildsResultsData; opti
         hx-get="/builds"
         hx-trigger="change, submit"
         hx-target="#results"
-        hx-swap="outerHTML"
+        hx-swap="outerSync"
         hx-push-url="true"
         role="search"
         aria-label="Filter builds"
@@ -114,7 +114,7 @@ export function BuildsResults(props: { data: BuildsResultsData }) {
   const pageLink = (offset: number, label: string, rel: string) => {
     const href = `/builds${buildsSearch(query, { offset })}`;
     return (
-      <a href={href} rel={rel} hx-get={href} hx-target="#results" hx-swap="outerHTML" hx-push-url="true">
+      <a href={href} rel={rel} hx-get={href} hx-target="#results" hx-swap="outerSync" hx-push-url="true">
         {label}
       </a>
     );
@@ -124,7 +124,7 @@ export function BuildsResults(props: { data: BuildsResultsData }) {
       id="results"
       hx-get={`/builds${search}`}
       hx-trigger="build from:#live delay:500ms, hello from:#live, every 30s"
-      hx-swap="outerHTML"
+      hx-swap="outerSync"
       aria-live="polite"
     >
       <BuildsTable builds={builds} caption={`Builds ${from}–${to} of ${shown}, newest first`} />

@@ -33,7 +33,9 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
 /**
  * The part of the overview that changes: served inside the page, alone as the fragment
  * `/fragments/overview`, and refetched when the live connection says a build changed
- * (or every 30 seconds, when live updates are unavailable).
+ * (or every 30 seconds, when live updates are unavailable). Swapped with `outerSync`, which
+ * keeps this element in the page: a refresh queued while one is in flight then lands here
+ * instead of on a replaced, detached copy.
  */
 export function OverviewLive(props: { data: OverviewData }) {
   const { summary, trend, broken, recent, now } = props.data;
@@ -42,7 +44,7 @@ export function OverviewLive(props: { data: OverviewData }) {
       id="overview-live"
       hx-get="/fragments/overview"
       hx-trigger="build from:#live delay:300ms, hello from:#live, every 30s"
-      hx-swap="outerHTML"
+      hx-swap="outerSync"
       aria-live="polite"
     >
       <section aria-labelledby="figures">

@@ -47,6 +47,8 @@ const changedRow = z.object({
   workflow: z.string(),
   branch: z.string().nullable(),
   finished_at: z.date().nullable(),
+  installation_id: z.number().nullable(),
+  commit_sha: z.string().nullable(),
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
@@ -116,7 +118,7 @@ export async function upsertBuild(
            -- a row known only through its jobs learns the run's details
            OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
       RETURNING id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
-        workflow, branch, finished_at
+        workflow, branch, finished_at, installation_id, commit_sha
     ), notified AS (
       SELECT pg_notify(${BUILD_CHANGED_CHANNEL}, id::text) FROM changed
     )

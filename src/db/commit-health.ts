@@ -1,0 +1,78 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { STATUSES } from "../domain/status.js";
+
+const workflowRow = z.object({
+  build_id: z.number(),
+  workflow: z.string(),
+  status: z.enum(STATUSES),
+  branch: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+  usual_p50: z.number().nullable(),
+  recent_runs: z.number(),
+  recent_failed: z.number(),
+  last_green_sha: z.string().nullable(),
+});
+export type CommitWorkflow = z.infer<typeof workflowRow>;
+
+const failedJobRow = z.object({
+  workflow: z.string(),
+  name: z.string(),
+  failed_step: z.string().nullable(),
+  url: z.string().nullable(),
+  passed_on_this_commit: z.boolean(),
+});
+export type FailedJob = z.infer<typeof failedJobRow>;
+
+export interface CommitHealth {
+  workflows: CommitWorkflow[];
+  failedJobs: FailedJob[];
+}
+
+/**
+ * What a reviewer wants to know about one commit: each workflow's latest run on it with its
+ * duration beside the workflow's usual p50 on that branch (successful runs of the last 30 days),
+ * how many of the workflow's last 10 runs on the default branch failed and its last green
+ * commit there; and the failed jobs with their failed step, and whether the same job passed on
+ * this same commit (a sign of flakiness).
+ */
+export async function getCommitHealth(
+  connection: CommonQueryMethods,
+  options: { repositoryId: number; headSha: string; defaultBranch: string | null },
+): Promise<CommitHealth> {
+  const defaultBranch = options.defaultBranch ?? "main";
+  const workflows = await connection.any(sql.type(workflowRow)`
+    WITH latest AS (
+      SELECT DISTINCT ON (coalesce(workflow_id::text, workflow)) *
+      FROM builds
+      WHERE repository_id = ${options.repositoryId} AND commit_sha = ${options.headSha}
+      ORDER BY coalesce(workflow_id::text, workflow), created_at DESC NULLS LAST, id DESC
+    )
+    SELECT l.id AS build_id, l.workflow, l.status, l.branch, l.duration_seconds,
+      (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY o.duration_seconds)::float8 FROM builds o
+        WHERE o.repository_id = l.repository_id AND o.workflow = l.workflow AND o.branch = l.branch
+          AND o.status = 'success' AND o.id <> l.id AND o.created_at >= l.created_at - interval '30 days') AS usual_p50,
+      r.runs AS recent_runs, r.failed AS recent_failed,
+      (SELECT g.commit_sha FROM builds g
+        WHERE g.repository_id = l.repository_id AND g.workflow = l.workflow AND g.branch = ${defaultBranch}
+          AND g.status = 'success'
+        ORDER BY g.created_at DESC NULLS LAST, g.id DESC LIMIT 1) AS last_green_sha
+    FROM latest l
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS runs, count(*) FILTER (WHERE t.status = 'failed')::int AS failed
+      FROM (SELECT status FROM builds d
+            WHERE d.repository_id = l.repository_id AND d.workflow = l.workflow AND d.branch = ${defaultBranch}
+              AND d.status IN ('success', 'failed')
+            ORDER BY d.created_at DESC NULLS LAST, d.id DESC LIMIT 10) t
+    ) r
+    ORDER BY l.workflow`);
+  const failedJobs = await connection.any(sql.type(failedJobRow)`
+    SELECT b.workflow, j.name, j.failed_step, j.url,
+      EXISTS (SELECT 1 FROM build_jobs p JOIN builds pb ON pb.id = p.build_id
+              WHERE pb.repository_id = b.repository_id AND pb.commit_sha = b.commit_sha AND pb.workflow = b.workflow
+                AND p.name = j.name AND p.status = 'success') AS passed_on_this_commit
+    FROM builds b JOIN build_jobs j ON j.build_id = b.id AND j.run_attempt = b.run_attempt
+    WHERE b.id = ANY(${sql.array(workflows.map((w) => w.build_id), "int8")}) AND j.status = 'failed'
+    ORDER BY b.workflow, j.name`);
+  return { workflows: [...workflows], failedJobs: [...failedJobs] };
+}
