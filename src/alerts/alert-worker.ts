@@ -6,27 +6,17 @@ import { alertContent } from "./alert-content.js";
 import type { EmailSender } from "./email-sender.js";
 import { renderEmail } from "./render-email.js";
 import { renderSlack } from "./render-slack.js";
+import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { SlackRateLimitedError, type SlackClient } from "./slack-client.js";
 
-export interface RetryPolicy {
-  /** First retry after this long; each later one waits twice as long, up to maxDelayMs. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** After this many failed attempts the row ends as `failed`. */
-  maxAttempts: number;
-}
+export type { RetryPolicy };
 
 export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 30_000, maxDelayMs: 30 * 60_000, maxAttempts: 10 };
 
 /** A Slack reply waits this long at a time for the message it threads under. */
 const PARENT_WAIT_MS = 2_000;
 
-export interface AlertWorker {
-  start(): void;
-  stop(): Promise<void>;
-  /** Sends every alert that is due now; resolves with how many rows it handled. */
-  runOnce(): Promise<number>;
-}
+export type AlertWorker = RepeatingWorker;
 
 /**
  * Delivers the outbox. Each row is sent inside the transaction that locked it, so a crash
@@ -46,9 +36,6 @@ export function createAlertWorker(deps: {
 }): AlertWorker {
   const retry = deps.retry ?? DEFAULT_RETRY;
   const log = deps.log.child({ worker: "alerts" });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = false;
 
   async function send(tx: CommonQueryMethods, alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
     const build = alert.build_id == null ? null : await getBuild(tx, alert.build_id);
@@ -85,9 +72,7 @@ export function createAlertWorker(deps: {
         const retryAt =
           error instanceof SlackRateLimitedError
             ? new Date(deps.now().getTime() + error.retryAfterSeconds * 1000)
-            : attempts >= retry.maxAttempts
-              ? null
-              : new Date(deps.now().getTime() + Math.min(retry.baseDelayMs * 2 ** (attempts - 1), retry.maxDelayMs));
+            : nextAttemptAt(retry, attempts, deps.now());
         const message = error instanceof Error ? error.message : String(error);
         await markAlertAttemptFailed(tx, alert.id, message, retryAt);
         log.warn(
@@ -99,36 +84,5 @@ export function createAlertWorker(deps: {
     });
   }
 
-  async function runOnce(): Promise<number> {
-    let handled = 0;
-    // Bounded, so that rows postponed into the past by a stopped clock cannot spin forever.
-    while (handled < 500 && (await handleOne())) handled += 1;
-    return handled;
-  }
-
-  function schedule() {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce()
-        .catch((error: unknown) => {
-          log.error({ err: error }, "alert delivery failed; the database may be unavailable, retrying");
-          return 0;
-        })
-        .finally(schedule);
-    }, deps.intervalMs ?? 1_000);
-    timer.unref();
-  }
-
-  return {
-    runOnce,
-    start() {
-      stopped = false;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return createRepeatingWorker({ log, intervalMs: deps.intervalMs ?? 1_000, maxPerPass: 500, handleOne });
 }

@@ -11,6 +11,7 @@ import {
   type DueCheckRun,
 } from "../db/check-runs.js";
 import { getCommitHealth } from "../db/commit-health.js";
+import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { renderCheckRunSummary } from "./check-run-summary.js";
 
 export const CHECK_RUN_NAME = "Runboard";
@@ -18,12 +19,7 @@ export const CHECK_RUN_NAME = "Runboard";
 /** How long an installation without `checks: write` is left alone before trying again. */
 const PERMISSION_RETRY_MS = 60 * 60_000;
 
-export interface CheckRunPublisher {
-  start(): void;
-  stop(): Promise<void>;
-  /** Writes every check run that is due now; resolves with how many rows it handled. */
-  runOnce(): Promise<number>;
-}
+export type CheckRunPublisher = RepeatingWorker;
 
 type Octokit = Awaited<ReturnType<Probot["auth"]>>;
 
@@ -48,7 +44,7 @@ export function createCheckRunPublisher(deps: {
   baseUrl: string;
   minIntervalMs?: number;
   intervalMs?: number;
-  retry?: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number };
+  retry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
 }): CheckRunPublisher {
   const retry = deps.retry ?? { baseDelayMs: 30_000, maxDelayMs: 30 * 60_000, maxAttempts: 10 };
@@ -56,9 +52,6 @@ export function createCheckRunPublisher(deps: {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = deps.log.child({ worker: "check-runs" });
   let lastWriteAt = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = false;
 
   async function spaced<T>(write: () => Promise<T>): Promise<T> {
     const wait = lastWriteAt + minIntervalMs - Date.now();
@@ -143,10 +136,7 @@ export function createCheckRunPublisher(deps: {
         }
         const attempts = row.attempts + 1;
         const transient = status === undefined || status >= 500 || status === 429 || status === 403;
-        const retryAt =
-          transient && attempts < retry.maxAttempts
-            ? new Date(now.getTime() + Math.min(retry.baseDelayMs * 2 ** (attempts - 1), retry.maxDelayMs))
-            : null;
+        const retryAt = transient ? nextAttemptAt(retry, attempts, now) : null;
         await markCheckRunFailed(tx, row, message, retryAt);
         log.warn({ repository: row.repository, headSha: row.head_sha, status, attempts, err: message }, retryAt ? "check run not written; will retry" : "check run not written; giving up");
       }
@@ -154,35 +144,5 @@ export function createCheckRunPublisher(deps: {
     });
   }
 
-  async function runOnce(): Promise<number> {
-    let handled = 0;
-    while (handled < 200 && (await handleOne())) handled += 1;
-    return handled;
-  }
-
-  function schedule() {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce()
-        .catch((error: unknown) => {
-          log.error({ err: error }, "check run publishing failed; the database may be unavailable, retrying");
-          return 0;
-        })
-        .finally(schedule);
-    }, deps.intervalMs ?? 2_000);
-    timer.unref();
-  }
-
-  return {
-    runOnce,
-    start() {
-      stopped = false;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return createRepeatingWorker({ log, intervalMs: deps.intervalMs ?? 2_000, maxPerPass: 200, handleOne });
 }
