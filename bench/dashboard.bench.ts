@@ -62,6 +62,7 @@ function appOn(pool: DatabasePool) {
     handleWorkflowEvent: async () => null,
     now: () => new Date(),
     live: null,
+    syncStaleAfterMs: 600_000,
     alerts: { baseUrl: "http://bench", email: null, slack: null },
   });
 }

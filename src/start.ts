@@ -12,6 +12,7 @@ import { createProbot } from "./github/create-probot.js";
 import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
+import { createPoller } from "./github/poller.js";
 import { createIngest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
@@ -45,7 +46,7 @@ export interface RunningRunboard {
  * 3. connect the pool
  * 4. load the GitHub App, when one is configured
  * 5. listen for HTTP
- * 6. start the workers: alert delivery, check runs
+ * 6. start the workers: alert delivery, check runs, the poller
  */
 export async function start(options: StartOptions): Promise<RunningRunboard> {
   const { config, log } = options;
@@ -94,6 +95,8 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const app = createServer({
       live,
       baseUrl: config.baseUrl,
+      // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
+      syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
       pool,
       log,
       webhookPath: config.webhookPath,
@@ -134,6 +137,19 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const checkRuns = createCheckRunPublisher({ pool, getProbot: () => probot, log, now, baseUrl: config.baseUrl });
     checkRuns.start();
     stack.push(() => checkRuns.stop());
+
+    const poller = createPoller({
+      pool,
+      connectionUri: database.connectionUri,
+      getProbot: () => probot,
+      ingest,
+      log,
+      now,
+      intervalSeconds: config.poll.intervalSeconds,
+      jitterSeconds: config.poll.jitterSeconds,
+    });
+    poller.start();
+    stack.push(() => poller.stop());
 
     return { url, pool, connectionUri: database.connectionUri, stop };
   } catch (error) {

@@ -3,7 +3,8 @@ import type { BrokenBranch } from "../src/db/broken-branches.js";
 import type { MetricsSummary } from "../src/db/build-metrics.js";
 import type { TrendDay } from "../src/db/build-trends.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
-import { BrokenNow, BuildsTable, TrendChart } from "./components.js";
+import type { Freshness } from "../src/domain/freshness.js";
+import { BrokenNow, BuildsTable, Since, TrendChart } from "./components.js";
 import { Layout } from "./layout.js";
 
 export interface OverviewData {
@@ -12,6 +13,7 @@ export interface OverviewData {
   broken: BrokenBranch[];
   recent: Build[];
   now: Date;
+  freshness: Freshness[];
 }
 
 /** The overview: the week's figures, the trend, what is broken now and the latest builds. */
@@ -38,7 +40,7 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
  * instead of on a replaced, detached copy.
  */
 export function OverviewLive(props: { data: OverviewData }) {
-  const { summary, trend, broken, recent, now } = props.data;
+  const { summary, trend, broken, recent, now, freshness } = props.data;
   return (
     <div
       id="overview-live"
@@ -87,6 +89,33 @@ export function OverviewLive(props: { data: OverviewData }) {
           <a href="/builds">All builds</a>
         </p>
       </section>
+      {freshness.length > 0 && (
+        <section aria-labelledby="freshness">
+          <h2 id="freshness">Data freshness</h2>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Installation</th>
+                  <th scope="col" class="num">Repositories</th>
+                  <th scope="col">Last synced</th>
+                  <th scope="col">State</th>
+                </tr>
+              </thead>
+              <tbody>
+                {freshness.map((f) => (
+                  <tr>
+                    <td>{f.account}</td>
+                    <td class="num">{f.repositories}</td>
+                    <td>{f.last_synced_at ? <><Since since={f.last_synced_at} now={now} /> ago</> : "never"}</td>
+                    <td>{f.behind ? <span class="badge badge-failed">behind: {f.reason}</span> : <span class="badge badge-success">up to date</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
     </div>
   );
 }

@@ -4,6 +4,8 @@ import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuild, listBuilds } from "../db/builds.js";
+import { getFreshness } from "../db/sync-state.js";
+import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
 
@@ -42,7 +44,7 @@ export const summaryQuery = z
   .strict();
 
 /** The read-only JSON API under /api. */
-export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date }): Hono {
+export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syncStaleAfterMs: number }): Hono {
   const app = new Hono();
 
   app.get("/builds", async (c) => {
@@ -70,6 +72,11 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date }): 
   app.get("/metrics/summary", async (c) => {
     const q = parseQuery(c, summaryQuery);
     return c.json(await getMetricsSummary(deps.pool, { ...q, now: deps.now() }));
+  });
+
+  app.get("/sync", async (c) => {
+    const installations = describeFreshness(await getFreshness(deps.pool), deps.now(), deps.syncStaleAfterMs);
+    return c.json({ installations, behind: installations.some((i) => i.behind) });
   });
 
   return app;

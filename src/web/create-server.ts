@@ -25,6 +25,8 @@ export interface ServerDeps {
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
   now: () => Date;
+  /** An installation whose last sync is older than this shows as behind. */
+  syncStaleAfterMs: number;
   /** Live updates for open dashboards; null leaves them on their periodic refresh. */
   live: LiveHub | null;
   /** The alert channels as configured, for the test alert. */

@@ -21,6 +21,8 @@ import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
+import { getFreshness } from "../db/sync-state.js";
+import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
 
@@ -54,6 +56,7 @@ const buildsQuerySchema = z
   .strict();
 
 export interface PageDeps {
+  syncStaleAfterMs: number;
   pool: DatabasePool;
   baseUrl: string;
   now: () => Date;
@@ -80,13 +83,14 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const overview = async (): Promise<OverviewData> => {
     const now = deps.now();
-    const [summary, trend, broken, recent] = await Promise.all([
+    const [summary, trend, broken, recent, freshness] = await Promise.all([
       getMetricsSummary(deps.pool, { days: 7, now }),
       getDailyTrend(deps.pool, { days: 14, now }),
       getBrokenBranches(deps.pool, { now }),
       listBuilds(deps.pool, {}, { limit: 20, offset: 0, countLimit: 1 }),
+      getFreshness(deps.pool),
     ]);
-    return { summary, trend, broken, recent: recent.builds, now };
+    return { summary, trend, broken, recent: recent.builds, now, freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs) };
   };
 
   app.get("/", async (c) =>

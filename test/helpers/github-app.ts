@@ -73,6 +73,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     alerts: { baseUrl: "http://runboard.test", email: null, slack: null, ...options.alerts },
     live: options.live ?? null,
     baseUrl: "http://runboard.test",
+    syncStaleAfterMs: 600_000,
   });
 }
 

@@ -1,0 +1,129 @@
+/**
+ * The poller's cost in GitHub requests: runs imported per request on a backfill of full pages
+ * (beside 100, the most one page can hold), and requests counted against the rate limit by a
+ * second poll of idle repositories (beside the same poll without ETags). GitHub is stood in
+ * by a local server answering like its REST API (the GHE_HOST / GHE_PROTOCOL=http route).
+ *
+ *   npx tsx bench/poll.bench.ts
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadConfig } from "../src/config.js";
+import { createPool } from "../src/db/create-pool.js";
+import { createProbot } from "../src/github/create-probot.js";
+import { createPoller } from "../src/github/poller.js";
+import { createIngest } from "../src/ingest.js";
+import { runPayload } from "../test/helpers/seed-builds.js";
+import { quietLog, table, withBenchDatabase } from "./support.js";
+
+const REPOS = 5;
+const RUNS_PER_REPO = 1_000;
+const NOW = new Date();
+
+const repos = Array.from({ length: REPOS }, (_, r) => {
+  const full_name = `acme/service-${r}`;
+  const runs = Array.from({ length: RUNS_PER_REPO }, (_, i) => {
+    const createdAt = new Date(NOW.getTime() - 20 * 86_400_000 + i * 60_000 * 25);
+    return {
+      ...runPayload({ id: r * 1_000_000 + i, repository: full_name, workflow: "CI", branch: "main", conclusion: "success", createdAt, seconds: 90, actor: "mona", message: `run ${i}` }).workflow_run,
+      repository: { id: 9000 + r, full_name },
+    };
+  });
+  return { id: 9000 + r, full_name, runs };
+});
+
+let counted = 0;
+let notModified = 0;
+let useEtags = true;
+
+/** GitHub's REST API for the calls the poller makes, on loopback. */
+const github = createServer((req, res) => {
+  const url = new URL(req.url!, "http://localhost");
+  const path = url.pathname.replace(/^\/api\/v3/, "");
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    if (status !== 304) counted += 1;
+    res.writeHead(status, { "content-type": "application/json", "x-ratelimit-remaining": String(5000 - counted), ...headers });
+    res.end(status === 304 ? undefined : JSON.stringify(body));
+  };
+  if (req.method === "POST" && /^\/app\/installations\/\d+\/access_tokens$/.test(path)) {
+    counted -= 1; // token requests do not count against the installation's limit
+    return json(201, { token: "ghs_bench", expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+  }
+  if (path === "/app/installations") return json(200, [{ id: 1, account: { login: "acme" } }]);
+  if (path === "/installation/repositories") {
+    return json(200, { total_count: REPOS, repositories: repos.map((r) => ({ id: r.id, full_name: r.full_name, default_branch: "main" })) });
+  }
+  const match = /^\/repos\/(acme\/[\w-]+)\/actions\/runs$/.exec(path);
+  if (match) {
+    const repo = repos.find((r) => r.full_name === match[1])!;
+    const created = url.searchParams.get("created")!;
+    const [fromText, toText] = created.startsWith(">=") ? [created.slice(2), null] : created.split("..");
+    const from = new Date(fromText!).getTime();
+    const to = toText ? new Date(toText).getTime() : Infinity;
+    const matching = repo.runs
+      .filter((r) => new Date(r.created_at).getTime() >= from && new Date(r.created_at).getTime() <= to)
+      .sort((a, b) => b.created_at.localeCompare(a.created_at));
+    const etag = `W/"${repo.full_name}:${created}:${matching.length}"`;
+    if (useEtags && req.headers["if-none-match"] === etag) {
+      notModified += 1;
+      return json(304, null);
+    }
+    const page = Number(url.searchParams.get("page") ?? 1);
+    const offset = (page - 1) * 100;
+    return json(200, { total_count: matching.length, workflow_runs: offset >= 1000 ? [] : matching.slice(offset, Math.min(offset + 100, 1000)) }, useEtags ? { etag } : {});
+  }
+  json(404, { message: "Not Found" });
+});
+
+await new Promise<void>((resolve) => github.listen(0, "127.0.0.1", resolve));
+const port = (github.address() as AddressInfo).port;
+
+await withBenchDatabase("poll", async (uri) => {
+  const pool = await createPool(uri);
+  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  const config = loadConfig({ APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "s", GHE_HOST: `127.0.0.1:${port}`, GHE_PROTOCOL: "http" });
+  const probot = createProbot(config.github!, quietLog);
+  const ingest = createIngest({ pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
+  const poller = createPoller({ pool, connectionUri: uri, getProbot: () => probot, ingest, log: quietLog, now: () => NOW, intervalSeconds: 0, jitterSeconds: 0 });
+  try {
+    counted = 0;
+    const backfill = await poller.pollOnce({ since: new Date(NOW.getTime() - 21 * 86_400_000) });
+    const backfillRequests = counted;
+    const listRequests = backfill.requests;
+
+    // The first incremental poll settles each repository's cursor; the next ones find nothing new.
+    await poller.pollOnce();
+    counted = 0;
+    notModified = 0;
+    await poller.pollOnce();
+    const idleWithEtags = counted;
+    const idleNotModified = notModified;
+    useEtags = false;
+    counted = 0;
+    await poller.pollOnce();
+    const idleWithout = counted;
+
+    console.log(`## Poller
+
+${REPOS} repositories with ${RUNS_PER_REPO.toLocaleString("en")} runs each over 20 days, GitHub stood in on loopback.
+The backfill reads the whole range as one query, split only where it holds more than 1,000 runs.
+
+${table(
+  ["", "Runboard", "Baseline", "Target"],
+  [
+    ["Backfill: runs imported per request", (backfill.runsChanged / backfillRequests).toFixed(1), "100 (a full page)", "≥ 95 on full pages"],
+    ["Backfill: requests (runs listed / all)", `${listRequests} / ${backfillRequests}`, "", ""],
+    ["Idle poll: requests counted against the rate limit", String(idleWithEtags - 2), `${idleWithout - 2} (same poll without ETags)`, "0"],
+    ["Idle poll: free 304 answers", String(idleNotModified), "0", ""],
+  ],
+)}
+
+Requests counted exclude the two app-level calls every pass makes (list installations, list an
+installation's repositories), which no ETag can save.
+`);
+  } finally {
+    await pool.end();
+    github.close();
+  }
+});
