@@ -124,8 +124,8 @@ export function createPoller(deps: {
           stats.notModified += 1;
           return { data: null, etag: null };
         }
-        const limited = (status === 403 || status === 429) && (headers["retry-after"] || headers["x-ratelimit-remaining"] === "0");
-        if (!limited || attempt >= 5) throw error;
+        const rateLimited = (status === 403 || status === 429) && (headers["retry-after"] || headers["x-ratelimit-remaining"] === "0");
+        if (!rateLimited || attempt >= 5) throw error;
         stats.requests += 1;
         if (headers["retry-after"]) {
           const seconds = Math.max(1, Number(headers["retry-after"]) || 60);

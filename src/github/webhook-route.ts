@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { WORKFLOW_EVENTS, type WorkflowEventHandler } from "./handle-workflow-event.js";
@@ -19,59 +20,61 @@ export function createWebhookRoute(deps: {
 }): Hono {
   const app = new Hono();
 
-  app.post(deps.path, async (c) => {
-    const probot = deps.getProbot();
-    if (!probot) {
-      return c.json(
-        {
-          error:
-            "GitHub App not configured: set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET, then restart Runboard",
-        },
-        503,
-      );
-    }
-    for (const header of ["x-github-delivery", "x-github-event", "x-hub-signature-256"]) {
-      if (!c.req.header(header)) {
-        return c.json({ error: `missing header ${header}` }, 400);
+  app.post(
+    deps.path,
+    // Counts the bytes as they arrive, so a chunked body without Content-Length is capped too.
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, 413) }),
+    async (c) => {
+      const probot = deps.getProbot();
+      if (!probot) {
+        return c.json(
+          {
+            error:
+              "GitHub App not configured: set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET, then restart Runboard",
+          },
+          503,
+        );
       }
-    }
-    const id = c.req.header("x-github-delivery")!;
-    const name = c.req.header("x-github-event")!;
-    const signature = c.req.header("x-hub-signature-256")!;
-    const log = deps.log.child({ deliveryId: id, event: name });
-
-    if (Number(c.req.header("content-length") ?? 0) > MAX_BODY_BYTES) {
-      return c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, 413);
-    }
-    const body = await c.req.text();
-    if (!(await probot.webhooks.verify(body, signature).catch(() => false))) {
-      log.warn("webhook signature does not match: verify that WEBHOOK_SECRET matches the app's webhook secret on GitHub");
-      return c.json({ error: "signature does not match the webhook secret" }, 401);
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(body);
-    } catch {
-      return c.json({ error: "body is not valid JSON" }, 400);
-    }
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-      return c.json({ error: "body must be a JSON object" }, 400);
-    }
-
-    try {
-      if (WORKFLOW_EVENTS.has(name)) {
-        // The volume is here, and recording it needs no GitHub client: skip the installation
-        // Octokit that probot.receive builds for every event.
-        await deps.handleWorkflowEvent({ id, name, payload: payload as Record<string, unknown> }, log);
-      } else {
-        await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+      for (const header of ["x-github-delivery", "x-github-event", "x-hub-signature-256"]) {
+        if (!c.req.header(header)) {
+          return c.json({ error: `missing header ${header}` }, 400);
+        }
       }
-    } catch (error) {
-      log.error({ err: error }, "webhook handler failed; the delivery can be redelivered from the app's settings on GitHub");
-      return c.json({ error: "the event could not be stored; it was not recorded and can be redelivered" }, 500);
-    }
-    return c.json({ ok: true });
-  });
+      const id = c.req.header("x-github-delivery")!;
+      const name = c.req.header("x-github-event")!;
+      const signature = c.req.header("x-hub-signature-256")!;
+      const log = deps.log.child({ deliveryId: id, event: name });
+
+      const body = await c.req.text();
+      if (!(await probot.webhooks.verify(body, signature).catch(() => false))) {
+        log.warn("webhook signature does not match: verify that WEBHOOK_SECRET matches the app's webhook secret on GitHub");
+        return c.json({ error: "signature does not match the webhook secret" }, 401);
+      }
+      let payload: unknown;
+      try {
+        payload = JSON.parse(body);
+      } catch {
+        return c.json({ error: "body is not valid JSON" }, 400);
+      }
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+        return c.json({ error: "body must be a JSON object" }, 400);
+      }
+
+      try {
+        if (WORKFLOW_EVENTS.has(name)) {
+          // The volume is here, and recording it needs no GitHub client: skip the installation
+          // Octokit that probot.receive builds for every event.
+          await deps.handleWorkflowEvent({ id, name, payload: payload as Record<string, unknown> }, log);
+        } else {
+          await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+        }
+      } catch (error) {
+        log.error({ err: error }, "webhook handler failed; the delivery can be redelivered from the app's settings on GitHub");
+        return c.json({ error: "the event could not be stored; it was not recorded and can be redelivered" }, 500);
+      }
+      return c.json({ ok: true });
+    },
+  );
 
   return app;
 }

@@ -139,6 +139,13 @@ describe("webhook endpoint", () => {
     expect(await tableCounts(db)).toEqual({ builds: 0, jobs: 0, deliveries: 0 });
   });
 
+  it("refuses a body over GitHub's 25 MB cap with 413", async () => {
+    const huge = JSON.stringify({ ...runExample.payload, padding: "x".repeat(26 * 1024 * 1024) });
+    const response = await deliver(app, { event: "workflow_run", payload: null, body: huge });
+    expect(response.status).toBe(413);
+    expect(await tableCounts(db)).toEqual({ builds: 0, jobs: 0, deliveries: 0 });
+  });
+
   it("changes nothing when the same delivery arrives twice", async () => {
     const id = randomUUID();
     expect((await deliver(app, { id, event: "workflow_run", payload: runExample.payload })).status).toBe(200);
