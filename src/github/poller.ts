@@ -325,6 +325,10 @@ export function createPoller(deps: {
   }
 
   async function pollOnce(options: PollOptions = {}): Promise<PollStats> {
+    if (!deps.getProbot()) {
+      // No GitHub App yet: nothing to poll, not even a lock to take.
+      return pass(options);
+    }
     // The lock lives on its own connection, held for the whole pass.
     const lock = new pg.Client({ connectionString: deps.connectionUri });
     await lock.connect();

@@ -35,6 +35,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     WEBHOOK_SECRET,
     LOG_LEVEL: "silent",
     PORT: "0",
+    // GitHub is not reachable from tests: the poller is driven by hand where it is tested.
+    POLL_INTERVAL_SECONDS: "0",
     ...env,
   });
 }
