@@ -1,10 +1,12 @@
-import type { DatabasePool } from "slonik";
+import type { CommonQueryMethods, DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext } from "./alerts/queue-alerts.js";
-import { ensureBuildForJob, upsertBuild } from "./db/builds.js";
+import { recordDeliveries, ensureBuildsForJobs, upsertBuilds, upsertJobs } from "./db/batch-upserts.js";
+import { ensureBuildForJob, upsertBuild, type ChangedBuild } from "./db/builds.js";
 import { enqueueCheckRun } from "./db/check-runs.js";
 import { upsertJob } from "./db/build-jobs.js";
 import type { Delivery } from "./db/deliveries.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
+import { isNewerJob, isNewerRun } from "./domain/newer.js";
 import { isFinished } from "./domain/status.js";
 
 export { BUILD_CHANGED_CHANNEL } from "./db/builds.js";
@@ -20,53 +22,173 @@ export interface IngestResult {
 /** Stores one run or job; the delivery, when given, makes a second arrival change nothing. */
 export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<IngestResult>;
 
+/** A finished run that really changed: it needs the alert decision and a check run. */
+async function afterFinishedRun(
+  tx: CommonQueryMethods,
+  changed: ChangedBuild,
+  defaultBranch: string | null,
+  alerting: AlertingContext,
+): Promise<void> {
+  await queueAlerts(tx, changed, defaultBranch, alerting);
+  if (changed.installation_id != null && changed.commit_sha) {
+    await enqueueCheckRun(
+      tx,
+      {
+        repositoryId: changed.repository_id,
+        repository: changed.repository,
+        installationId: changed.installation_id,
+        headSha: changed.commit_sha,
+        defaultBranch,
+      },
+      alerting.now(),
+    );
+  }
+}
+
+const outcome = (result: { fresh: boolean; changed: { id?: number; build_id?: number } | null }): IngestResult =>
+  !result.fresh
+    ? { outcome: "duplicate", buildId: null }
+    : result.changed
+      ? { outcome: "changed", buildId: result.changed.build_id ?? result.changed.id ?? null }
+      : { outcome: "unchanged", buildId: null };
+
 /**
- * The one write path for runs and jobs, from webhooks and the poller alike. Each upsert is one
- * statement that records the delivery (one seen before writes nothing), refuses stale data and
- * notifies listeners when the build really changed. Only a run that finishes needs more, in
- * the same transaction: the alert decision and its outbox rows, and the commit's check run.
+ * One run or job on its own. Each upsert is one statement that records the delivery (one seen
+ * before writes nothing), refuses stale data and notifies listeners when the build really
+ * changed. Only a run that finishes needs more, in the same transaction: the alert decision and
+ * its outbox rows, and the commit's check run.
  * 1. a finished run: transaction of upsert + alert decision + check run request,
  * 2. any other run: the upsert alone,
  * 3. a job: make sure its run's row exists, then the job's upsert.
  */
-export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
-  const outcome = (result: { fresh: boolean; changed: { id?: number; build_id?: number } | null }): IngestResult =>
-    !result.fresh
-      ? { outcome: "duplicate", buildId: null }
-      : result.changed
-        ? { outcome: "changed", buildId: result.changed.build_id ?? result.changed.id ?? null }
-        : { outcome: "unchanged", buildId: null };
+async function ingestOne(pool: DatabasePool, alerting: AlertingContext, input: IngestInput, delivery: Delivery | null): Promise<IngestResult> {
+  if (input.kind === "run") {
+    if (!isFinished(input.record.status)) {
+      return outcome(await upsertBuild(pool, input.record, delivery));
+    }
+    return pool.transaction(async (tx) => {
+      const result = await upsertBuild(tx, input.record, delivery);
+      if (result.changed) await afterFinishedRun(tx, result.changed, input.record.defaultBranch, alerting);
+      return outcome(result);
+    });
+  }
+  // A run row without its job is harmless (the run's own events complete it), so this need
+  // not share a transaction with the job.
+  await ensureBuildForJob(pool, input.record);
+  return outcome(await upsertJob(pool, input.record, delivery));
+}
 
-  return async (input, delivery) => {
-    if (input.kind === "run") {
-      if (!isFinished(input.record.status)) {
-        return outcome(await upsertBuild(deps.pool, input.record, delivery ?? null));
+interface Pending {
+  input: IngestInput;
+  delivery: Delivery | null;
+  resolve: (result: IngestResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Writes a batch in one transaction with one statement per table:
+ * 1. record the deliveries (those seen before are duplicates and write nothing),
+ * 2. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
+ *    would have found them),
+ * 3. upsert the runs, then the jobs' run rows and the jobs,
+ * 4. for each finished run that changed, the alert decision and the check run,
+ * and answers every caller after the commit.
+ */
+async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
+  return pool.transaction(async (tx) => {
+    const fresh = await recordDeliveries(tx, batch.flatMap((p) => (p.delivery ? [p.delivery] : [])));
+    const claimed = new Set<string>();
+    const isFresh = batch.map((p) => {
+      if (!p.delivery) return true;
+      if (!fresh.has(p.delivery.id) || claimed.has(p.delivery.id)) return false;
+      claimed.add(p.delivery.id);
+      return true;
+    });
+
+    const runWinner = new Map<string, number>();
+    const jobWinner = new Map<number, number>();
+    batch.forEach((p, i) => {
+      if (!isFresh[i]) return;
+      if (p.input.kind === "run") {
+        const key = `${p.input.record.providerId}:${p.input.record.repositoryId}:${p.input.record.externalId}`;
+        const current = runWinner.get(key);
+        if (current === undefined || isNewerRun(p.input.record, (batch[current]!.input as { record: BuildRecord }).record)) runWinner.set(key, i);
+      } else {
+        const current = jobWinner.get(p.input.record.id);
+        if (current === undefined || isNewerJob(p.input.record, (batch[current]!.input as { record: JobRecord }).record)) jobWinner.set(p.input.record.id, i);
       }
-      return deps.pool.transaction(async (tx) => {
-        const result = await upsertBuild(tx, input.record, delivery ?? null);
-        const changed = result.changed;
-        if (changed) {
-          await queueAlerts(tx, changed, input.record.defaultBranch, deps.alerting);
-          if (changed.installation_id != null && changed.commit_sha) {
-            await enqueueCheckRun(
-              tx,
-              {
-                repositoryId: changed.repository_id,
-                repository: changed.repository,
-                installationId: changed.installation_id,
-                headSha: changed.commit_sha,
-                defaultBranch: input.record.defaultBranch,
-              },
-              deps.alerting.now(),
-            );
+    });
+
+    const runIndexes = [...runWinner.values()];
+    const jobIndexes = [...jobWinner.values()];
+    const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
+    const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
+    const changedRuns = await upsertBuilds(tx, runs);
+    await ensureBuildsForJobs(tx, jobs);
+    const changedJobs = await upsertJobs(tx, jobs);
+
+    const results: IngestResult[] = batch.map((_, i) => (isFresh[i] ? { outcome: "unchanged", buildId: null } : { outcome: "duplicate", buildId: null }));
+    const byKey = new Map(runIndexes.map((i) => {
+      const r = (batch[i]!.input as { record: BuildRecord }).record;
+      return [`${r.repositoryId}:${r.externalId}`, i] as const;
+    }));
+    for (const changed of changedRuns) {
+      const i = byKey.get(`${changed.repository_id}:${changed.external_id}`);
+      if (i === undefined) continue;
+      results[i] = { outcome: "changed", buildId: changed.id };
+      const record = (batch[i]!.input as { record: BuildRecord }).record;
+      if (isFinished(changed.status)) await afterFinishedRun(tx, changed, record.defaultBranch, alerting);
+    }
+    for (const changed of changedJobs) {
+      const i = jobIndexes.find((index) => (batch[index]!.input as { record: JobRecord }).record.id === changed.id);
+      if (i !== undefined) results[i] = { outcome: "changed", buildId: changed.build_id };
+    }
+    return results;
+  });
+}
+
+/** Events waiting while a batch is written: at most this many go into the next one. */
+const MAX_BATCH = 100;
+
+/**
+ * The one write path for runs and jobs, from webhooks and the poller alike. Calls that arrive
+ * while a batch is being written wait and go together into the next one (group commit): one
+ * transaction and one statement per table for many events, instead of several round trips
+ * each. A lone call is written at once. When a batch fails as a whole, each of its events is
+ * written on its own, so one bad event fails only its own delivery.
+ */
+export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
+  let queue: Pending[] = [];
+  let writing = false;
+
+  async function drain() {
+    writing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, MAX_BATCH);
+        queue = queue.slice(MAX_BATCH);
+        if (batch.length === 1) {
+          const [only] = batch as [Pending];
+          await ingestOne(deps.pool, deps.alerting, only.input, only.delivery).then(only.resolve, only.reject);
+          continue;
+        }
+        try {
+          const results = await ingestBatch(deps.pool, deps.alerting, batch);
+          batch.forEach((p, i) => p.resolve(results[i]!));
+        } catch {
+          for (const p of batch) {
+            await ingestOne(deps.pool, deps.alerting, p.input, p.delivery).then(p.resolve, p.reject);
           }
         }
-        return outcome(result);
-      });
+      }
+    } finally {
+      writing = false;
     }
-    // A run row without its job is harmless (the run's own events complete it), so this need
-    // not share a transaction with the job.
-    await ensureBuildForJob(deps.pool, input.record);
-    return outcome(await upsertJob(deps.pool, input.record, delivery ?? null));
-  };
+  }
+
+  return (input, delivery) =>
+    new Promise<IngestResult>((resolve, reject) => {
+      queue.push({ input, delivery: delivery ?? null, resolve, reject });
+      if (!writing) void drain();
+    });
 }

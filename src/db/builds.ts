@@ -35,8 +35,9 @@ const buildColumns = sql.fragment`
   b.status, b.conclusion, b.branch, b.commit_sha, b.commit_message, b.triggered_by, b.event, b.url,
   b.created_at, b.started_at, b.finished_at, b.duration_seconds`;
 
-const changedRow = z.object({
+export const changedRow = z.object({
   id: z.number(),
+  external_id: z.number(),
   inserted: z.boolean(),
   status: statusSchema,
   run_attempt: z.number(),
@@ -117,7 +118,7 @@ export async function upsertBuild(
                AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
            -- a row known only through its jobs learns the run's details
            OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
-      RETURNING id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
+      RETURNING id, external_id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
         workflow, branch, finished_at, installation_id, commit_sha
     ), notified AS (
       SELECT pg_notify(${BUILD_CHANGED_CHANNEL}, id::text) FROM changed

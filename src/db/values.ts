@@ -15,5 +15,9 @@ export function text(value: string | null): string | null {
 
 /** JSON text for a `jsonb` parameter (cast with `::jsonb`), without NUL characters. */
 export function jsonText(value: unknown): string {
-  return JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === "string" ? v.replaceAll("\u0000", "") : v));
+  const json = JSON.stringify(value ?? null);
+  // A NUL can only appear escaped; only then pay for the slower walk that drops it.
+  return json.includes("\\u0000")
+    ? JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === "string" ? v.replaceAll("\u0000", "") : v))
+    : json;
 }

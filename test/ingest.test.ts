@@ -1,0 +1,72 @@
+import { sql } from "slonik";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../src/domain/normalize.js";
+import { createIngest, type Ingest } from "../src/ingest.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/test-database.js";
+import { jobPayload, runPayload, type SeedRun } from "./helpers/seed-builds.js";
+
+const seed: SeedRun = { id: 1, repository: "acme/api", workflow: "CI", branch: "main", conclusion: "success", createdAt: new Date("2026-09-01T10:00:00Z"), seconds: 120, actor: "mona", message: "m" };
+
+function run(over: Partial<SeedRun> = {}): BuildRecord {
+  const p = runPayload({ ...seed, ...over });
+  return normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository }) as BuildRecord;
+}
+function job(over: Partial<SeedRun> = {}, index = 0): JobRecord {
+  const p = jobPayload({ ...seed, ...over }, `job ${index}`, index);
+  return normalizeWorkflowJob(p.workflow_job, { repository: p.repository }) as JobRecord;
+}
+
+describe("ingest under concurrent load (batched writes)", () => {
+  let db: TestDatabase;
+  let ingest: Ingest;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => new Date(), sendDelayMs: 0 } });
+  });
+  afterEach(() => db.drop());
+
+  it("gives each call the outcome it would have had alone", async () => {
+    // The first call is written at once; the rest arrive while it is and form one batch.
+    const calls = [
+      ingest({ kind: "run", record: run({ id: 50 }) }, { id: "d0", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "run", record: run({ status: "queued" }) }, { id: "d1", event: "workflow_run", action: "requested" }),
+      ingest({ kind: "run", record: run() }, { id: "d2", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "run", record: run({ status: "in_progress" }) }, { id: "d3", event: "workflow_run", action: "in_progress" }),
+      ingest({ kind: "run", record: run() }, { id: "d2", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "job", record: job({ id: 7 }) }, { id: "d4", event: "workflow_job", action: "completed" }),
+      ingest({ kind: "job", record: job({ id: 7 }) }, { id: "d5", event: "workflow_job", action: "completed" }),
+      ingest({ kind: "run", record: run({ id: 8 }) }),
+    ];
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.outcome)).toEqual([
+      "changed", "unchanged", "changed", "unchanged", "duplicate", "changed", "unchanged", "changed",
+    ]);
+    const builds = await db.pool.any(sql.type(z.object({ external_id: z.number(), status: z.string() }))`
+      SELECT external_id, status FROM builds ORDER BY external_id`);
+    expect(builds).toEqual([
+      { external_id: 1, status: "success" },
+      { external_id: 7, status: "queued" },
+      { external_id: 8, status: "success" },
+      { external_id: 50, status: "success" },
+    ]);
+    expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM deliveries`)).toBe(6);
+    expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM build_jobs`)).toBe(1);
+  });
+
+  it("fails only the bad event of a batch; the others are stored", async () => {
+    const bad = { ...run({ id: 3 }), status: "exploded" } as unknown as BuildRecord;
+    const results = await Promise.allSettled([
+      ingest({ kind: "run", record: run({ id: 1 }) }),
+      ingest({ kind: "run", record: run({ id: 2 }) }, { id: "ok-2", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "run", record: bad }, { id: "bad-3", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "run", record: run({ id: 4 }) }, { id: "ok-4", event: "workflow_run", action: "completed" }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    const ids = await db.pool.anyFirst(sql.type(z.object({ id: z.number() }))`SELECT external_id AS id FROM builds ORDER BY 1`);
+    expect(ids).toEqual([1, 2, 4]);
+    // The bad event's delivery was not recorded: GitHub's redelivery can still store it.
+    const deliveries = await db.pool.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM deliveries ORDER BY 1`);
+    expect(deliveries).toEqual(["ok-2", "ok-4"]);
+  });
+});
