@@ -28,6 +28,7 @@ class FakeGitHub {
   repos: FakeRepo[] = [];
   listCalls: Array<{ repo: string; created: string; page: number; ifNoneMatch: string | undefined }> = [];
   failNext: Array<{ status: number; headers: Record<string, string> }> = [];
+  singleReads: number[] = [];
 
   addRepo(id: number, name: string, count: number, start: Date, stepMs: number, conclusion: (i: number) => string | null = () => "success") {
     const runs = Array.from({ length: count }, (_, i) => {
@@ -52,6 +53,15 @@ class FakeGitHub {
       { total_count: this.repos.length, repositories: this.repos.map((r) => ({ id: r.id, full_name: r.full_name, default_branch: "main" })) },
     ]);
     const fake = this;
+    nock(API)
+      .persist()
+      .get(/\/repos\/acme\/[\w-]+\/actions\/runs\/\d+$/)
+      .reply((uri) => {
+        const id = Number(uri.split("/").pop());
+        const run = fake.repos.flatMap((r) => r.runs).find((r) => r.id === id);
+        fake.singleReads.push(id);
+        return run ? [200, run] : [404, { message: "Not Found" }];
+      });
     nock(API)
       .persist()
       .get(/\/repos\/acme\/[\w-]+\/actions\/runs$/)
@@ -199,6 +209,22 @@ describe("poller", () => {
     expect(behind.behind).toBe(true);
     expect(behind.installations[0].reason).toBe("1 repositories failed to poll");
     expect(await (await app.request("/")).text()).toContain("behind: 1 repositories failed to poll");
+  });
+
+  it("re-reads a run stuck in running for longer than its workflow takes", async () => {
+    // Created two days ago: outside the listing window, so only the stuck-run check can see it.
+    github.addRepo(1, "acme/api", 1, new Date(NOW.getTime() - 2 * 86_400_000), 60_000);
+    github.install();
+    const app: Hono = await createTestServer(db.pool);
+    const stale = structuredClone(github.repos[0]!.runs[0]);
+    stale.status = "in_progress";
+    stale.conclusion = null;
+    stale.updated_at = stale.created_at;
+    await deliver(app, { event: "workflow_run", payload: { action: "in_progress", workflow_run: stale, repository: stale.repository } });
+    await poller.pollOnce();
+    expect(github.singleReads).toEqual([100_000]);
+    const status = await db.pool.oneFirst(sql.type(z.object({ s: z.string() }))`SELECT status AS s FROM builds`);
+    expect(status).toBe("success");
   });
 
   it("polls from one replica at a time", async () => {
