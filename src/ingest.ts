@@ -1,10 +1,9 @@
 import type { CommonQueryMethods, DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext } from "./alerts/queue-alerts.js";
-import { recordDeliveries, ensureBuildsForJobs, upsertBuilds, upsertJobs } from "./db/batch-upserts.js";
-import { ensureBuildForJob, upsertBuild, type ChangedBuild } from "./db/builds.js";
+import { ensureBuildsForJobs, upsertBuilds, type ChangedBuild } from "./db/builds.js";
 import { enqueueCheckRun } from "./db/check-runs.js";
-import { upsertJob } from "./db/build-jobs.js";
-import type { Delivery } from "./db/deliveries.js";
+import { upsertJobs } from "./db/build-jobs.js";
+import { recordDeliveries, type Delivery } from "./db/deliveries.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
 import { isFinished } from "./domain/status.js";
@@ -45,39 +44,6 @@ async function afterFinishedRun(
   }
 }
 
-const outcome = (result: { fresh: boolean; changed: { id?: number; build_id?: number } | null }): IngestResult =>
-  !result.fresh
-    ? { outcome: "duplicate", buildId: null }
-    : result.changed
-      ? { outcome: "changed", buildId: result.changed.build_id ?? result.changed.id ?? null }
-      : { outcome: "unchanged", buildId: null };
-
-/**
- * One run or job on its own. Each upsert is one statement that records the delivery (one seen
- * before writes nothing), refuses stale data and notifies listeners when the build really
- * changed. Only a run that finishes needs more, in the same transaction: the alert decision and
- * its outbox rows, and the commit's check run.
- * 1. a finished run: transaction of upsert + alert decision + check run request,
- * 2. any other run: the upsert alone,
- * 3. a job: make sure its run's row exists, then the job's upsert.
- */
-async function ingestOne(pool: DatabasePool, alerting: AlertingContext, input: IngestInput, delivery: Delivery | null): Promise<IngestResult> {
-  if (input.kind === "run") {
-    if (!isFinished(input.record.status)) {
-      return outcome(await upsertBuild(pool, input.record, delivery));
-    }
-    return pool.transaction(async (tx) => {
-      const result = await upsertBuild(tx, input.record, delivery);
-      if (result.changed) await afterFinishedRun(tx, result.changed, input.record.defaultBranch, alerting);
-      return outcome(result);
-    });
-  }
-  // A run row without its job is harmless (the run's own events complete it), so this need
-  // not share a transaction with the job.
-  await ensureBuildForJob(pool, input.record);
-  return outcome(await upsertJob(pool, input.record, delivery));
-}
-
 interface Pending {
   input: IngestInput;
   delivery: Delivery | null;
@@ -86,7 +52,7 @@ interface Pending {
 }
 
 /**
- * Writes a batch in one transaction with one statement per table:
+ * Writes a batch of events (often just one) in one transaction, one statement per table:
  * 1. record the deliveries (those seen before are duplicates and write nothing),
  * 2. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
  *    would have found them),
@@ -154,8 +120,8 @@ const MAX_BATCH = 100;
  * The one write path for runs and jobs, from webhooks and the poller alike. Calls that arrive
  * while a batch is being written wait and go together into the next one (group commit): one
  * transaction and one statement per table for many events, instead of several round trips
- * each. A lone call is written at once. When a batch fails as a whole, each of its events is
- * written on its own, so one bad event fails only its own delivery.
+ * each. A lone call is written at once, as a batch of one. When a batch fails as a whole,
+ * each of its events is written on its own, so one bad event fails only its own delivery.
  */
 export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
   let queue: Pending[] = [];
@@ -167,17 +133,16 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
       while (queue.length > 0) {
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(MAX_BATCH);
-        if (batch.length === 1) {
-          const [only] = batch as [Pending];
-          await ingestOne(deps.pool, deps.alerting, only.input, only.delivery).then(only.resolve, only.reject);
-          continue;
-        }
         try {
           const results = await ingestBatch(deps.pool, deps.alerting, batch);
           batch.forEach((p, i) => p.resolve(results[i]!));
-        } catch {
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error);
+            continue;
+          }
           for (const p of batch) {
-            await ingestOne(deps.pool, deps.alerting, p.input, p.delivery).then(p.resolve, p.reject);
+            await ingestBatch(deps.pool, deps.alerting, [p]).then(([result]) => p.resolve(result!), p.reject);
           }
         }
       }

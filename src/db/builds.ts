@@ -1,9 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
-import type { Delivery } from "./deliveries.js";
 import { STATUSES } from "../domain/status.js";
-import { jsonText, text, timestamp } from "./values.js";
+import { jsonText, text } from "./values.js";
 
 const statusSchema = z.enum(STATUSES);
 
@@ -53,121 +52,95 @@ export const changedRow = z.object({
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
-export interface UpsertResult<T> {
-  /** False when the delivery was recorded before: nothing was written. */
-  fresh: boolean;
-  /** The row when it really changed; null when the data was stale or already known. */
-  changed: T | null;
-}
+/** The channel that carries the id of every build whose state really changed. */
+export const BUILD_CHANGED_CHANNEL = "build_changed";
+
+const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
 /**
- * Records the delivery (when given), inserts or moves forward one run, and notifies
- * `build_changed` listeners when it really changed: one statement, one round trip.
- * The `WHERE` refuses stale data: a lower attempt, a lower status rank, or a snapshot no newer
- * than the stored one. A delivery seen before writes nothing.
+ * Inserts or moves forward runs (at most one snapshot per run: pick the newest first, see
+ * domain/newer.ts), in one statement for the whole batch, and notifies `build_changed` for
+ * each run that really changed. The `WHERE` refuses stale data: a lower attempt, a lower status
+ * rank, or a snapshot no newer than the stored one. Rows go in key order, so two replicas'
+ * batches lock them in the same order.
+ * @returns the rows that really changed.
  */
-export async function upsertBuild(
-  connection: CommonQueryMethods,
-  build: BuildRecord,
-  delivery: Delivery | null = null,
-): Promise<UpsertResult<ChangedBuild>> {
-  const row = await connection.one(sql.type(upsertRow(changedRow))`
-    WITH ${deliveryCte(delivery)},
-    changed AS (
+export async function upsertBuilds(tx: CommonQueryMethods, builds: BuildRecord[]): Promise<ChangedBuild[]> {
+  if (builds.length === 0) return [];
+  const rows = [...builds].sort((a, b) => a.repositoryId - b.repositoryId || a.externalId - b.externalId);
+  const col = <T>(pick: (b: BuildRecord) => T) => rows.map(pick);
+  const changed = await tx.any(sql.type(changedRow.extend({ notified: z.unknown() }))`
+    WITH changed AS (
       INSERT INTO builds (
         provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
         workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
         commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload
       )
-      SELECT
-        ${build.providerId}::smallint, ${build.installationId}::bigint, ${build.repositoryId}::bigint, ${text(build.repository)}::text,
-        ${build.externalId}::bigint, ${build.runAttempt}::int, ${build.runNumber}::int, ${build.workflowId}::bigint,
-        ${text(build.workflow)}::text, ${build.status}::text, ${build.statusRank}::smallint, ${text(build.rawStatus)}::text,
-        ${text(build.conclusion)}::text, ${text(build.branch)}::text, ${text(build.commitSha)}::text,
-        ${text(build.commitMessage)}::text, ${text(build.triggeredBy)}::text, ${text(build.event)}::text, ${text(build.url)}::text,
-        ${timestamp(build.createdAt)}, ${timestamp(build.updatedAt)}, ${timestamp(build.startedAt)},
-        ${timestamp(build.finishedAt)}, ${jsonText(build.payload)}::jsonb
-      WHERE EXISTS (SELECT 1 FROM delivery)
+      SELECT provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
+             workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
+             commit_message, triggered_by, event, url, created_at::timestamptz, updated_at::timestamptz,
+             started_at::timestamptz, finished_at::timestamptz, payload::jsonb
+      FROM unnest(
+        ${sql.array(col((b) => b.providerId), "int2")}, ${sql.array(col((b) => b.installationId), "int8")},
+        ${sql.array(col((b) => b.repositoryId), "int8")}, ${sql.array(col((b) => text(b.repository)), "text")},
+        ${sql.array(col((b) => b.externalId), "int8")}, ${sql.array(col((b) => b.runAttempt), "int4")},
+        ${sql.array(col((b) => b.runNumber), "int4")}, ${sql.array(col((b) => b.workflowId), "int8")},
+        ${sql.array(col((b) => text(b.workflow)), "text")}, ${sql.array(col((b) => b.status), "text")},
+        ${sql.array(col((b) => b.statusRank), "int2")}, ${sql.array(col((b) => text(b.rawStatus)), "text")},
+        ${sql.array(col((b) => text(b.conclusion)), "text")}, ${sql.array(col((b) => text(b.branch)), "text")},
+        ${sql.array(col((b) => text(b.commitSha)), "text")}, ${sql.array(col((b) => text(b.commitMessage)), "text")},
+        ${sql.array(col((b) => text(b.triggeredBy)), "text")}, ${sql.array(col((b) => text(b.event)), "text")},
+        ${sql.array(col((b) => text(b.url)), "text")}, ${sql.array(col((b) => iso(b.createdAt)), "text")},
+        ${sql.array(col((b) => iso(b.updatedAt)), "text")}, ${sql.array(col((b) => iso(b.startedAt)), "text")},
+        ${sql.array(col((b) => iso(b.finishedAt)), "text")}, ${sql.array(col((b) => jsonText(b.payload)), "text")}
+      ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
+             workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
+             commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload)
       ON CONFLICT ON CONSTRAINT builds_natural_key DO UPDATE SET
         installation_id = coalesce(EXCLUDED.installation_id, builds.installation_id),
-        repository = EXCLUDED.repository,
-        run_attempt = EXCLUDED.run_attempt,
-        run_number = EXCLUDED.run_number,
-        workflow_id = EXCLUDED.workflow_id,
-        workflow = EXCLUDED.workflow,
-        status = EXCLUDED.status,
-        status_rank = EXCLUDED.status_rank,
-        raw_status = EXCLUDED.raw_status,
-        conclusion = EXCLUDED.conclusion,
-        branch = EXCLUDED.branch,
-        commit_sha = EXCLUDED.commit_sha,
-        commit_message = EXCLUDED.commit_message,
-        triggered_by = EXCLUDED.triggered_by,
-        event = EXCLUDED.event,
-        url = EXCLUDED.url,
-        created_at = EXCLUDED.created_at,
-        updated_at = EXCLUDED.updated_at,
-        started_at = EXCLUDED.started_at,
-        finished_at = EXCLUDED.finished_at,
-        payload = EXCLUDED.payload,
-        changed_at = now()
+        repository = EXCLUDED.repository, run_attempt = EXCLUDED.run_attempt, run_number = EXCLUDED.run_number,
+        workflow_id = EXCLUDED.workflow_id, workflow = EXCLUDED.workflow, status = EXCLUDED.status,
+        status_rank = EXCLUDED.status_rank, raw_status = EXCLUDED.raw_status, conclusion = EXCLUDED.conclusion,
+        branch = EXCLUDED.branch, commit_sha = EXCLUDED.commit_sha, commit_message = EXCLUDED.commit_message,
+        triggered_by = EXCLUDED.triggered_by, event = EXCLUDED.event, url = EXCLUDED.url,
+        created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, started_at = EXCLUDED.started_at,
+        finished_at = EXCLUDED.finished_at, payload = EXCLUDED.payload, changed_at = now()
       WHERE EXCLUDED.run_attempt > builds.run_attempt
          OR (EXCLUDED.run_attempt = builds.run_attempt AND (
               EXCLUDED.status_rank > builds.status_rank
            OR (EXCLUDED.status_rank = builds.status_rank
                AND (builds.updated_at IS NULL OR EXCLUDED.updated_at > builds.updated_at))
-           -- a row known only through its jobs learns the run's details
            OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
       RETURNING id, external_id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
         workflow, branch, finished_at, installation_id, commit_sha
-    ), notified AS (
-      SELECT pg_notify(${BUILD_CHANGED_CHANNEL}, id::text) FROM changed
     )
-    SELECT EXISTS (SELECT 1 FROM delivery) AS fresh, (SELECT count(*) FROM notified)::int AS notified, c.*
-    FROM (SELECT 1) AS one LEFT JOIN changed c ON true`);
-  return toResult(row, changedRow);
-}
-
-/** The channel that carries the id of every build whose state really changed. */
-export const BUILD_CHANGED_CHANNEL = "build_changed";
-
-/**
- * A `delivery` CTE with one row when the work should go ahead: the delivery was recorded now
- * (a delivery seen before yields none), or there is no delivery (the poller).
- */
-export function deliveryCte(delivery: Delivery | null) {
-  return delivery
-    ? sql.fragment`delivery AS (
-        INSERT INTO deliveries (id, event, action) VALUES (${delivery.id}, ${delivery.event}, ${delivery.action})
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id)`
-    : sql.fragment`delivery AS (SELECT NULL::text AS id)`;
-}
-
-/** The one row such a statement returns: `fresh`, `notified` and the changed row's columns, all nullable. */
-export function upsertRow<T extends z.AnyZodObject>(changed: T) {
-  const nullable = Object.fromEntries(Object.entries(changed.shape).map(([k, v]) => [k, (v as z.ZodTypeAny).nullable()]));
-  return z.object({ fresh: z.boolean(), notified: z.number(), ...nullable });
-}
-
-export function toResult<T extends z.AnyZodObject>(row: Record<string, unknown>, changed: T): UpsertResult<z.infer<T>> {
-  return { fresh: row.fresh === true, changed: row.id == null ? null : changed.parse(row) };
+    SELECT c.*, pg_notify(${BUILD_CHANGED_CHANNEL}, c.id::text) AS notified FROM changed c`);
+  return changed.map(({ notified: _notified, ...row }) => row);
 }
 
 /**
- * Makes sure a run exists for a job that arrived before its run: a queued row with what the
- * job knows, no payload and no GitHub timestamps, so the run's own events always replace it.
+ * Makes sure a run row exists for each job, for jobs that arrive before their run: a queued row
+ * with what the job knows, no payload and no GitHub timestamps, so the run's own events always
+ * replace it.
  */
-export async function ensureBuildForJob(connection: CommonQueryMethods, job: JobRecord): Promise<void> {
-  await connection.query(sql.unsafe`
+export async function ensureBuildsForJobs(tx: CommonQueryMethods, jobs: JobRecord[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const rows = [...jobs].sort((a, b) => a.repositoryId - b.repositoryId || a.runId - b.runId);
+  const col = <T>(pick: (j: JobRecord) => T) => rows.map(pick);
+  await tx.query(sql.unsafe`
     INSERT INTO builds (
       provider_id, installation_id, repository_id, repository, external_id, run_attempt,
       workflow, status, status_rank, branch, commit_sha, created_at
-    ) VALUES (
-      ${job.providerId}, ${job.installationId}, ${job.repositoryId}, ${text(job.repository)}, ${job.runId},
-      ${job.runAttempt}, ${text(job.workflow)}, 'queued', 1, ${text(job.branch)}, ${text(job.commitSha)},
-      ${timestamp(job.queuedAt)}
     )
+    SELECT provider_id, installation_id, repository_id, repository, external_id, run_attempt,
+           workflow, 'queued', 1, branch, commit_sha, created_at::timestamptz
+    FROM unnest(
+      ${sql.array(col((j) => j.providerId), "int2")}, ${sql.array(col((j) => j.installationId), "int8")},
+      ${sql.array(col((j) => j.repositoryId), "int8")}, ${sql.array(col((j) => text(j.repository)), "text")},
+      ${sql.array(col((j) => j.runId), "int8")}, ${sql.array(col((j) => j.runAttempt), "int4")},
+      ${sql.array(col((j) => text(j.workflow)), "text")}, ${sql.array(col((j) => text(j.branch)), "text")},
+      ${sql.array(col((j) => text(j.commitSha)), "text")}, ${sql.array(col((j) => iso(j.queuedAt)), "text")}
+    ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, workflow, branch, commit_sha, created_at)
     ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`);
 }
 
