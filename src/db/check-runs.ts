@@ -56,6 +56,7 @@ export async function claimDueCheckRun(tx: CommonQueryMethods, now: Date): Promi
     FOR UPDATE OF c SKIP LOCKED`);
 }
 
+/** Written: the check run's id is remembered for the commit's next update. */
 export async function markCheckRunDone(tx: CommonQueryMethods, row: DueCheckRun, checkRunId: number): Promise<void> {
   await tx.query(sql.unsafe`
     UPDATE check_runs SET status = 'done', check_run_id = ${checkRunId}, attempts = attempts + 1, last_error = NULL, updated_at = now()
@@ -93,4 +94,18 @@ export async function recordMissingPermission(tx: CommonQueryMethods, installati
 /** The permission works again: forget that it was missing. */
 export async function clearMissingPermission(tx: CommonQueryMethods, installationId: number): Promise<void> {
   await tx.query(sql.unsafe`DELETE FROM check_run_permissions WHERE installation_id = ${installationId}`);
+}
+
+/**
+ * The installation's permissions changed (an `installation` event with the action
+ * `new_permissions_accepted`): forget that `checks: write` was missing and make its waiting
+ * rows due now, instead of at the end of the hour they were left alone for.
+ * @returns how many rows were made due.
+ */
+export async function resumeCheckRuns(connection: CommonQueryMethods, installationId: number, now: Date): Promise<number> {
+  await clearMissingPermission(connection, installationId);
+  const result = await connection.query(sql.unsafe`
+    UPDATE check_runs SET next_attempt_at = ${sql.timestamp(now)}, updated_at = now()
+    WHERE installation_id = ${installationId} AND status = 'pending' AND next_attempt_at > ${sql.timestamp(now)}`);
+  return result.rowCount;
 }
