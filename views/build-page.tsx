@@ -1,7 +1,7 @@
 import type { BuildDetail } from "../src/db/builds.js";
 import type { JobDetail } from "../src/db/build-jobs.js";
-import { formatDuration, shortSha } from "../src/domain/format.js";
-import { httpUrl, StatusBadge, Time, workflowHref } from "./components.js";
+import { formatDuration, httpUrl, shortSha } from "../src/domain/format.js";
+import { StatusBadge, Time, workflowHref } from "./components.js";
 import { Layout } from "./layout.js";
 
 export interface BuildPageData {
@@ -119,7 +119,7 @@ function JobTimeline(props: { jobs: JobDetail[] }) {
           <li>
             <p>
               <StatusBadge status={job.status} />{" "}
-              {httpUrl(job.url) ? <a href={httpUrl(job.url)}>{job.name}</a> : job.name}{" "}
+              {httpUrl(job.url) ? <a href={httpUrl(job.url)!}>{job.name}</a> : job.name}{" "}
               <span class="muted">
                 waited {formatDuration(job.queue_seconds)}, ran {formatDuration(job.run_seconds)}
                 {job.runner_labels.length ? ` on ${job.runner_labels.join(", ")}` : ""}

@@ -4,11 +4,6 @@ import type { TrendDay } from "../src/db/build-trends.js";
 import { firstLine, formatDuration, shortSha } from "../src/domain/format.js";
 import type { Status } from "../src/domain/status.js";
 
-/** Only http(s) addresses from GitHub's data become links; anything else (javascript:) does not. */
-export function httpUrl(url: string | null | undefined): string | undefined {
-  return url && /^https?:\/\//i.test(url) ? url : undefined;
-}
-
 export function StatusBadge(props: { status: Status | string }) {
   return <span class={`badge badge-${props.status}`}>{props.status}</span>;
 }

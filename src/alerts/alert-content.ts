@@ -1,6 +1,6 @@
 import type { BuildDetail } from "../db/builds.js";
 import type { AlertKindName } from "../db/alerts.js";
-import { formatDuration } from "../domain/format.js";
+import { formatDuration, httpUrl } from "../domain/format.js";
 
 /** Everything an alert says, whatever the medium. */
 export interface AlertContent {
@@ -31,11 +31,6 @@ export function alertContent(
     dashboardUrl: build ? `${baseUrl}/builds/${build.id}` : baseUrl,
     githubUrl: httpUrl(build?.url ?? null),
   };
-}
-
-/** Only http(s) addresses from GitHub's data become links. */
-export function httpUrl(url: string | null): string | null {
-  return url && /^https?:\/\//i.test(url) ? url : null;
 }
 
 /** One-line headline, plain text (escape it for the medium it goes into). */

@@ -3,9 +3,7 @@ import { z } from "zod";
 import type { JobRecord } from "../domain/normalize.js";
 import { STATUSES } from "../domain/status.js";
 import { BUILD_CHANGED_CHANNEL } from "./builds.js";
-import { jsonText, text } from "./values.js";
-
-const iso = (value: Date | null) => (value ? value.toISOString() : null);
+import { isoText, jsonText, text } from "./values.js";
 
 /**
  * Inserts or moves forward jobs (at most one snapshot per job: pick the newest first), linked
@@ -38,8 +36,8 @@ export async function upsertJobs(tx: CommonQueryMethods, jobs: JobRecord[]): Pro
         ${sql.array(col((j) => JSON.stringify(j.runnerLabels.map((l) => text(l) ?? "")).replace(/^\[/, "{").replace(/\]$/, "}")), "text")},
         ${sql.array(col((j) => text(j.runnerName)), "text")}, ${sql.array(col((j) => text(j.runnerGroup)), "text")},
         ${sql.array(col((j) => jsonText(j.steps)), "text")}, ${sql.array(col((j) => text(j.failedStep)), "text")},
-        ${sql.array(col((j) => text(j.url)), "text")}, ${sql.array(col((j) => iso(j.queuedAt)), "text")},
-        ${sql.array(col((j) => iso(j.startedAt)), "text")}, ${sql.array(col((j) => iso(j.completedAt)), "text")},
+        ${sql.array(col((j) => text(j.url)), "text")}, ${sql.array(col((j) => isoText(j.queuedAt)), "text")},
+        ${sql.array(col((j) => isoText(j.startedAt)), "text")}, ${sql.array(col((j) => isoText(j.completedAt)), "text")},
         ${sql.array(col((j) => jsonText(j.payload)), "text")}
       ) AS t(id, provider_id, repository_id, run_id, run_attempt, name, status, status_rank, progress, raw_status,
              conclusion, runner_labels, runner_name, runner_group, steps, failed_step, url, queued_at, started_at,

@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
 import { STATUSES } from "../domain/status.js";
-import { jsonText, text } from "./values.js";
+import { isoText, jsonText, text } from "./values.js";
 
 const statusSchema = z.enum(STATUSES);
 
@@ -55,8 +55,6 @@ export type ChangedBuild = z.infer<typeof changedRow>;
 /** The channel that carries the id of every build whose state really changed. */
 export const BUILD_CHANGED_CHANNEL = "build_changed";
 
-const iso = (value: Date | null) => (value ? value.toISOString() : null);
-
 /**
  * Inserts or moves forward runs (at most one snapshot per run: pick the newest first, see
  * domain/newer.ts), in one statement for the whole batch, and notifies `build_changed` for
@@ -90,9 +88,9 @@ export async function upsertBuilds(tx: CommonQueryMethods, builds: BuildRecord[]
         ${sql.array(col((b) => text(b.conclusion)), "text")}, ${sql.array(col((b) => text(b.branch)), "text")},
         ${sql.array(col((b) => text(b.commitSha)), "text")}, ${sql.array(col((b) => text(b.commitMessage)), "text")},
         ${sql.array(col((b) => text(b.triggeredBy)), "text")}, ${sql.array(col((b) => text(b.event)), "text")},
-        ${sql.array(col((b) => text(b.url)), "text")}, ${sql.array(col((b) => iso(b.createdAt)), "text")},
-        ${sql.array(col((b) => iso(b.updatedAt)), "text")}, ${sql.array(col((b) => iso(b.startedAt)), "text")},
-        ${sql.array(col((b) => iso(b.finishedAt)), "text")}, ${sql.array(col((b) => jsonText(b.payload)), "text")}
+        ${sql.array(col((b) => text(b.url)), "text")}, ${sql.array(col((b) => isoText(b.createdAt)), "text")},
+        ${sql.array(col((b) => isoText(b.updatedAt)), "text")}, ${sql.array(col((b) => isoText(b.startedAt)), "text")},
+        ${sql.array(col((b) => isoText(b.finishedAt)), "text")}, ${sql.array(col((b) => jsonText(b.payload)), "text")}
       ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
              workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
              commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload)
@@ -139,7 +137,7 @@ export async function ensureBuildsForJobs(tx: CommonQueryMethods, jobs: JobRecor
       ${sql.array(col((j) => j.repositoryId), "int8")}, ${sql.array(col((j) => text(j.repository)), "text")},
       ${sql.array(col((j) => j.runId), "int8")}, ${sql.array(col((j) => j.runAttempt), "int4")},
       ${sql.array(col((j) => text(j.workflow)), "text")}, ${sql.array(col((j) => text(j.branch)), "text")},
-      ${sql.array(col((j) => text(j.commitSha)), "text")}, ${sql.array(col((j) => iso(j.queuedAt)), "text")}
+      ${sql.array(col((j) => text(j.commitSha)), "text")}, ${sql.array(col((j) => isoText(j.queuedAt)), "text")}
     ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, workflow, branch, commit_sha, created_at)
     ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`);
 }

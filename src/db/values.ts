@@ -13,6 +13,11 @@ export function text(value: string | null): string | null {
   return value === null ? null : value.replaceAll("\u0000", "");
 }
 
+/** A timestamp as ISO text, for arrays of timestamps cast with `::timestamptz`. */
+export function isoText(value: Date | null): string | null {
+  return value ? value.toISOString() : null;
+}
+
 /** JSON text for a `jsonb` parameter (cast with `::jsonb`), without NUL characters. */
 export function jsonText(value: unknown): string {
   const json = JSON.stringify(value ?? null);

@@ -18,6 +18,11 @@ export function firstLine(text: string | null | undefined): string {
   return (text ?? "").split("\n", 1)[0]!.trim();
 }
 
+/** Only http(s) addresses from GitHub's data become links; anything else (javascript:) does not. */
+export function httpUrl(url: string | null | undefined): string | null {
+  return url && /^https?:\/\//i.test(url) ? url : null;
+}
+
 export function shortSha(sha: string | null | undefined): string {
   return (sha ?? "").slice(0, 7);
 }

@@ -98,21 +98,24 @@ export function createPageRoutes(deps: PageDeps): Hono {
   );
   app.get("/fragments/overview", async (c) => c.html(<OverviewLive data={await overview()} />));
 
+  /** The listBuilds filters of a /builds or /builds.csv query. */
+  const filtersOf = (q: z.infer<typeof buildsQuerySchema>) => ({
+    repository: q.repository,
+    branch: q.branch,
+    workflow: q.workflow,
+    status: q.status,
+    triggeredBy: q.actor,
+    since: q.days ? new Date(deps.now().getTime() - q.days * 86_400_000) : undefined,
+  });
+
   const buildsResults = async (c: Context): Promise<BuildsResultsData> => {
     const q = parseQuery(c, buildsQuerySchema);
     const query: BuildsQuery = { ...q, offset: q.offset ?? 0, limit: q.limit || 50 };
-    const { builds, total } = await listBuilds(
-      deps.pool,
-      {
-        repository: query.repository,
-        branch: query.branch,
-        workflow: query.workflow,
-        status: query.status,
-        triggeredBy: query.actor,
-        since: query.days ? new Date(deps.now().getTime() - query.days * 86_400_000) : undefined,
-      },
-      { limit: query.limit, offset: query.offset, countLimit: PAGE_COUNT_LIMIT },
-    );
+    const { builds, total } = await listBuilds(deps.pool, filtersOf(q), {
+      limit: query.limit,
+      offset: query.offset,
+      countLimit: PAGE_COUNT_LIMIT,
+    });
     return { query, builds, total, countLimit: PAGE_COUNT_LIMIT };
   };
 
@@ -131,18 +134,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   app.get("/builds.csv", async (c) => {
     const q = parseQuery(c, buildsQuerySchema);
-    const { builds } = await listBuilds(
-      deps.pool,
-      {
-        repository: q.repository,
-        branch: q.branch,
-        workflow: q.workflow,
-        status: q.status,
-        triggeredBy: q.actor,
-        since: q.days ? new Date(deps.now().getTime() - q.days * 86_400_000) : undefined,
-      },
-      { limit: CSV_LIMIT, offset: 0, countLimit: 1 },
-    );
+    const { builds } = await listBuilds(deps.pool, filtersOf(q), { limit: CSV_LIMIT, offset: 0, countLimit: 1 });
     c.header("content-type", "text/csv; charset=utf-8");
     c.header("content-disposition", 'attachment; filename="builds.csv"');
     return c.body(toCsv(builds));
