@@ -65,6 +65,11 @@ const envSchema = z.object({
   SLACK_API_URL: url(["http:", "https:"]).default("https://slack.com/api/"),
   POLL_INTERVAL_SECONDS: integer(0, 86_400).default("60"),
   POLL_JITTER_SECONDS: integer(0, 3_600).default("10"),
+  SECRET_KEY: z.string().trim().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
+  TRUST_PROXY_AUTH: z
+    .enum(["true", "false"], { message: "must be true or false" })
+    .default("false")
+    .transform((value) => value === "true"),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -94,6 +99,16 @@ export interface Config {
   email: { smtpUrl: string; from: string; to: string[] } | null;
   slack: { botToken: string | null; signingSecret: string | null; alertChannel: string | null; apiUrl: string };
   poll: { intervalSeconds: number; jitterSeconds: number };
+  /**
+   * Encrypts stored app credentials and signs session cookies (subkeys are derived from it).
+   * null: no credentials can be stored and nobody can log in.
+   */
+  secretKey: string | null;
+  /**
+   * An authenticating proxy stands in front: without login configured, serve on a
+   * non-loopback HOST anyway.
+   */
+  trustProxyAuth: boolean;
 }
 
 /** A configuration error: its message is one line naming the variable. */
@@ -118,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
 
+  if (e.GITHUB_CLIENT_ID && !e.SECRET_KEY) {
+    throw new ConfigError("Invalid configuration: SECRET_KEY is required when GITHUB_CLIENT_ID is set (it signs login sessions)");
+  }
   const githubApiBaseUrl = e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com";
   return {
     port: e.PORT,
@@ -139,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
     },
     poll: { intervalSeconds: e.POLL_INTERVAL_SECONDS, jitterSeconds: e.POLL_JITTER_SECONDS },
+    secretKey: e.SECRET_KEY ?? null,
+    trustProxyAuth: e.TRUST_PROXY_AUTH,
   };
 }
 

@@ -16,6 +16,8 @@ describe("loadConfig", () => {
       dataDir: "./.data",
       email: null,
       oauth: null,
+      secretKey: null,
+      trustProxyAuth: false,
       poll: { intervalSeconds: 60, jitterSeconds: 10 },
     });
     expect(config.slack.apiUrl).toBe("https://slack.com/api/");
@@ -58,7 +60,10 @@ describe("loadConfig", () => {
     [{ APP_ID: "1", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, "PRIVATE_KEY_PATH"],
     [{ SMTP_URL: "smtp://localhost:25" }, "ALERT_EMAIL_FROM"],
     [{ SMTP_URL: "smtp://localhost:25", ALERT_EMAIL_FROM: "ci@example.com", ALERT_EMAIL_TO: "a@example.com, nope" }, "ALERT_EMAIL_TO"],
-    [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET"],
+    [{ GITHUB_CLIENT_ID: "Iv1.abc", SECRET_KEY: "k".repeat(32) }, "GITHUB_CLIENT_SECRET"],
+    [{ GITHUB_CLIENT_ID: "Iv1.abc", GITHUB_CLIENT_SECRET: "s" }, "SECRET_KEY"],
+    [{ SECRET_KEY: "too short" }, "SECRET_KEY"],
+    [{ TRUST_PROXY_AUTH: "yes" }, "TRUST_PROXY_AUTH"],
     [{ API_TOKEN: "short" }, "API_TOKEN"],
   ])("stops with one line naming the variable for %o", (env, name) => {
     let error: unknown;
