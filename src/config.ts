@@ -92,6 +92,8 @@ export interface Config {
   /** null until APP_ID, a private key and WEBHOOK_SECRET are all set. */
   github: GithubAppConfig | null;
   githubApiBaseUrl: string;
+  /** Web base URL: github.com, or the GitHub Enterprise host (OAuth pages, app settings). */
+  githubWebUrl: string;
   databaseUrl: string | null;
   dataDir: string;
   apiToken: string | null;
@@ -145,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookPath: e.WEBHOOK_PATH,
     github: githubAppConfig(e, githubApiBaseUrl),
     githubApiBaseUrl,
+    githubWebUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}` : "https://github.com",
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.DATA_DIR,
     apiToken: e.API_TOKEN ?? null,

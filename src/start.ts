@@ -19,6 +19,7 @@ import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
 import { createLiveHub } from "./web/live-hub.js";
+import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
 
 export interface StartOptions {
   config: Config;
@@ -90,9 +91,24 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
     }
 
+    const auth = createAuth({
+      pool,
+      log,
+      now,
+      baseUrl: config.baseUrl,
+      webhookPath: config.webhookPath,
+      apiToken: config.apiToken,
+      secretKey: config.secretKey,
+      secretBox: null,
+      endpoints: { webUrl: config.githubWebUrl, apiUrl: config.githubApiBaseUrl },
+      getOAuthClient: () => config.oauth,
+    });
+    assertSafeToListen({ host: config.host, loginConfigured: auth.loginConfigured(), trustProxyAuth: config.trustProxyAuth });
+
     const live = createLiveHub({ connectionUri: database.connectionUri, log });
 
     const app = createServer({
+      auth,
       live,
       baseUrl: config.baseUrl,
       // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
@@ -156,6 +172,19 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * Without a login, the dashboard shows every installation's builds to whoever reaches it: fine
+ * on this machine only, or behind a proxy that authenticates (TRUST_PROXY_AUTH=true).
+ */
+export function assertSafeToListen(options: { host: string; loginConfigured: boolean; trustProxyAuth: boolean }): void {
+  if (options.loginConfigured || options.trustProxyAuth || isLoopbackHost(options.host)) return;
+  throw new Error(
+    `refusing to listen on HOST=${options.host} without a login: anyone who reaches it would see every build. ` +
+      "Set GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET and SECRET_KEY (or connect the GitHub App on 127.0.0.1 first), " +
+      "or set TRUST_PROXY_AUTH=true if an authenticating proxy stands in front",
+  );
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Child } from "hono/jsx";
 
-export type Section = "overview" | "builds" | "alerts" | "docs";
+export type Section = "overview" | "builds" | "alerts" | "docs" | "account";
 
 const HTMX_CONFIG = JSON.stringify({ mode: "same-origin", includeIndicatorCSS: false, extensions: "sse" });
 
@@ -16,6 +16,7 @@ export function Layout(props: { title: string; nonce: string; section?: Section;
     ["builds", "/builds", "Builds"],
     ["alerts", "/alerts", "Alerts"],
     ["docs", "/docs", "API"],
+    ["account", "/account", "Account"],
   ];
   return (
     <html lang="en">

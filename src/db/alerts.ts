@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
-import { jsonText, timestamp } from "./values.js";
+import { inScope, jsonText, timestamp, type InstallationScope } from "./values.js";
 
 export const ALERT_KINDS = ["broken", "still_failing", "fixed", "test"] as const;
 export const ALERT_CHANNELS = ["email", "slack"] as const;
@@ -129,16 +129,19 @@ export type AlertHistoryRow = z.infer<typeof alertHistorySchema>;
 /** The alert history, newest first. */
 export async function listAlerts(
   connection: CommonQueryMethods,
-  page: { limit: number; offset: number },
+  page: { limit: number; offset: number; installations?: InstallationScope },
 ): Promise<{ alerts: AlertHistoryRow[]; total: number }> {
+  const visible = inScope(sql.fragment`b.installation_id`, page.installations);
   const [alerts, total] = await Promise.all([
     connection.any(sql.type(alertHistorySchema)`
       SELECT a.id, a.kind, a.channel, a.target, a.status, a.attempts, a.last_error, a.build_id,
              b.repository, b.workflow, b.branch, a.created_at, a.sent_at, a.next_attempt_at
       FROM alerts a LEFT JOIN builds b ON b.id = a.build_id
+      WHERE ${visible}
       ORDER BY a.created_at DESC, a.id DESC
       LIMIT ${page.limit} OFFSET ${page.offset}`),
-    connection.oneFirst(sql.type(z.object({ total: z.number() }))`SELECT count(*)::int AS total FROM alerts`),
+    connection.oneFirst(sql.type(z.object({ total: z.number() }))`
+      SELECT count(*)::int AS total FROM alerts a LEFT JOIN builds b ON b.id = a.build_id WHERE ${visible}`),
   ]);
   return { alerts: [...alerts], total };
 }

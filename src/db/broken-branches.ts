@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { inScope, type InstallationScope } from "./values.js";
 
 const brokenRow = z.object({
   build_id: z.number(),
@@ -19,12 +20,12 @@ export type BrokenBranch = z.infer<typeof brokenRow>;
  */
 export async function getBrokenBranches(
   connection: CommonQueryMethods,
-  options: { now: Date; days?: number; limit?: number },
+  options: { now: Date; days?: number; limit?: number; installations?: InstallationScope },
 ): Promise<BrokenBranch[]> {
   const rows = await connection.any(sql.type(brokenRow)`
     SELECT b.id AS build_id, b.repository, b.workflow, s.branch, s.failing_since AS red_since, s.failed_runs
     FROM branch_states s JOIN builds b ON b.id = s.last_build_id
-    WHERE s.state = 'failing' AND s.failing_since IS NOT NULL
+    WHERE s.state = 'failing' AND s.failing_since IS NOT NULL AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
       AND b.finished_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days ?? 30})
     ORDER BY s.failing_since
     LIMIT ${options.limit ?? 20}`);

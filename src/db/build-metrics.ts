@@ -1,11 +1,13 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { STATUSES, type Status } from "../domain/status.js";
+import { inScope, type InstallationScope } from "./values.js";
 
 export interface MetricsFilters {
   repository?: string | undefined;
   branch?: string | undefined;
   workflow?: string | undefined;
+  installations?: InstallationScope;
 }
 
 /** The summary the JSON API answers and the overview shows. */
@@ -37,7 +39,10 @@ export async function getMetricsSummary(
   connection: CommonQueryMethods,
   options: { days: number; now: Date } & MetricsFilters,
 ): Promise<MetricsSummary> {
-  const conditions = [sql.fragment`b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})`];
+  const conditions = [
+    sql.fragment`b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})`,
+    inScope(sql.fragment`b.installation_id`, options.installations),
+  ];
   if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
   if (options.branch) conditions.push(sql.fragment`b.branch = ${options.branch}`);
   if (options.workflow) conditions.push(sql.fragment`b.workflow = ${options.workflow}`);

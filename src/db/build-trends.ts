@@ -1,10 +1,12 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { inScope, type InstallationScope } from "./values.js";
 
 export interface TrendFilters {
   repository?: string | undefined;
   branch?: string | undefined;
   workflow?: string | undefined;
+  installations?: InstallationScope;
 }
 
 const dayRow = z.object({
@@ -28,6 +30,7 @@ export async function getDailyTrend(
 ): Promise<TrendDay[]> {
   const conditions = [
     sql.fragment`b.created_at >= date_trunc('day', ${sql.timestamp(options.now)} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - make_interval(days => ${options.days - 1})`,
+    inScope(sql.fragment`b.installation_id`, options.installations),
   ];
   if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
   if (options.branch) conditions.push(sql.fragment`b.branch = ${options.branch}`);

@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
 import { STATUSES } from "../domain/status.js";
-import { isoText, jsonText, text } from "./values.js";
+import { inScope, isoText, jsonText, text, type InstallationScope } from "./values.js";
 
 const statusSchema = z.enum(STATUSES);
 
@@ -150,10 +150,11 @@ export interface BuildFilters {
   triggeredBy?: string | undefined;
   /** Only builds created at or after this time. */
   since?: Date | undefined;
+  installations?: InstallationScope;
 }
 
 function filterConditions(filters: BuildFilters) {
-  const conditions = [sql.fragment`TRUE`];
+  const conditions = [inScope(sql.fragment`b.installation_id`, filters.installations)];
   if (filters.status) conditions.push(sql.fragment`b.status = ${filters.status}`);
   if (filters.repository) conditions.push(sql.fragment`b.repository = ${filters.repository}`);
   if (filters.branch) conditions.push(sql.fragment`b.branch = ${filters.branch}`);
@@ -208,12 +209,19 @@ export type BuildJob = z.infer<typeof buildJobSchema>;
 
 export type BuildDetail = Build & { provider_name: string; jobs: BuildJob[] };
 
-/** One build with its provider's name and the jobs of its current attempt, or null. */
-export async function getBuild(connection: CommonQueryMethods, id: number): Promise<BuildDetail | null> {
+/**
+ * One build with its provider's name and the jobs of its current attempt, or null (also when
+ * it belongs to an installation outside `installations`).
+ */
+export async function getBuild(
+  connection: CommonQueryMethods,
+  id: number,
+  installations?: InstallationScope,
+): Promise<BuildDetail | null> {
   const build = await connection.maybeOne(sql.type(buildSchema.extend({ provider_name: z.string() }))`
     SELECT ${buildColumns}, p.name AS provider_name
     FROM builds b JOIN providers p ON p.id = b.provider_id
-    WHERE b.id = ${id}`);
+    WHERE b.id = ${id} AND ${inScope(sql.fragment`b.installation_id`, installations)}`);
   if (!build) {
     return null;
   }

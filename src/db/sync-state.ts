@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
-import { timestamp } from "./values.js";
+import { inScope, timestamp, type InstallationScope } from "./values.js";
 
 export async function upsertInstallation(connection: CommonQueryMethods, id: number, account: string): Promise<void> {
   await connection.query(sql.unsafe`
@@ -73,13 +73,14 @@ const freshnessRow = z.object({
 export type InstallationFreshness = z.infer<typeof freshnessRow>;
 
 /** Per installation: when it was last synced and how many of its repositories failed to poll. */
-export async function getFreshness(connection: CommonQueryMethods): Promise<InstallationFreshness[]> {
+export async function getFreshness(connection: CommonQueryMethods, installations?: InstallationScope): Promise<InstallationFreshness[]> {
   const rows = await connection.any(sql.type(freshnessRow)`
     SELECT i.id AS installation_id, i.account, i.last_synced_at, i.last_error,
            count(r.repository_id)::int AS repositories,
            count(r.repository_id) FILTER (WHERE r.last_error IS NOT NULL)::int AS repositories_with_errors,
            min(r.last_polled_at) AS oldest_poll
     FROM installations i LEFT JOIN sync_repositories r ON r.installation_id = i.id
+    WHERE ${inScope(sql.fragment`i.id`, installations)}
     GROUP BY i.id ORDER BY i.account`);
   return [...rows];
 }

@@ -1,4 +1,15 @@
-import { sql, type ValueExpression } from "slonik";
+import { sql, type FragmentSqlToken, type ValueExpression } from "slonik";
+
+/**
+ * Which installations a reader may see: null or undefined for all. Rows without an
+ * installation (a delivery that named none) are only in "all".
+ */
+export type InstallationScope = readonly number[] | null | undefined;
+
+/** The SQL condition for an {@link InstallationScope} on an installation id column. */
+export function inScope(column: FragmentSqlToken, scope: InstallationScope): FragmentSqlToken {
+  return scope == null ? sql.fragment`TRUE` : sql.fragment`${column} = ANY(${sql.array([...scope], "int8")})`;
+}
 
 /** A timestamp parameter, or NULL. */
 export function timestamp(value: Date | null): ValueExpression {

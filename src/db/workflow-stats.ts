@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { inScope, type InstallationScope } from "./values.js";
 
 const statsRow = z.object({
   total: z.number(),
@@ -27,13 +28,14 @@ export interface WorkflowStats {
  */
 export async function getWorkflowStats(
   connection: CommonQueryMethods,
-  options: { repository: string; workflow: string; days: number; now: Date },
+  options: { repository: string; workflow: string; days: number; now: Date; installations?: InstallationScope },
 ): Promise<WorkflowStats> {
   const row = await connection.one(sql.type(statsRow)`
     WITH w AS (
       SELECT b.* FROM builds b
       WHERE b.repository = ${options.repository} AND b.workflow = ${options.workflow}
         AND b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})
+        AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
     )
     SELECT count(*)::int AS total,
            count(*) FILTER (WHERE status = 'success')::int AS success,
@@ -63,14 +65,14 @@ export type SlowJob = z.infer<typeof slowJobRow>;
 /** The workflow's jobs with the longest average run time over the window. */
 export async function getSlowestJobs(
   connection: CommonQueryMethods,
-  options: { repository: string; workflow: string; days: number; now: Date; limit?: number },
+  options: { repository: string; workflow: string; days: number; now: Date; limit?: number; installations?: InstallationScope },
 ): Promise<SlowJob[]> {
   const rows = await connection.any(sql.type(slowJobRow)`
     SELECT j.name, count(*)::int AS runs, avg(j.run_seconds)::float8 AS avg_seconds, max(j.run_seconds)::float8 AS max_seconds
     FROM builds b JOIN build_jobs j ON j.build_id = b.id
     WHERE b.repository = ${options.repository} AND b.workflow = ${options.workflow}
       AND b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})
-      AND j.run_seconds IS NOT NULL
+      AND j.run_seconds IS NOT NULL AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
     GROUP BY j.name
     ORDER BY avg(j.run_seconds) DESC
     LIMIT ${options.limit ?? 5}`);

@@ -10,6 +10,7 @@ import type { SlackClient } from "../alerts/slack-client.js";
 import { getAlertRules, saveAlertRules } from "../db/alert-settings.js";
 import { insertAlert, listAlerts } from "../db/alerts.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
+import { requireUnscoped, scopeOf } from "./auth/access.js";
 import { parseQuery } from "./parse-query.js";
 
 export const pageQuery = z
@@ -39,12 +40,13 @@ export function createAlertRoutes(deps: AlertRouteDeps): Hono {
     const q = parseQuery(c, pageQuery);
     const limit = q.limit ?? 50;
     const offset = q.offset ?? 0;
-    return c.json({ ...(await listAlerts(deps.pool, { limit, offset })), limit, offset });
+    return c.json({ ...(await listAlerts(deps.pool, { limit, offset, installations: scopeOf(c) })), limit, offset });
   });
 
   app.get("/alerts/configure", async (c) => c.json(await getAlertRules(deps.pool)));
 
   app.post("/alerts/configure", async (c) => {
+    requireUnscoped(c);
     const body = await readJson(c.req.raw);
     const parsed = alertRulesSchema.safeParse(body);
     if (!parsed.success) {
@@ -59,6 +61,7 @@ export function createAlertRoutes(deps: AlertRouteDeps): Hono {
   });
 
   app.post("/alert/test", async (c) => {
+    requireUnscoped(c);
     await readJson(c.req.raw, { optional: true });
     const content = alertContent("test", null, {}, deps.baseUrl);
     const result: Record<"email" | "slack", ChannelResult> = {

@@ -8,6 +8,7 @@ import { getFreshness } from "../db/sync-state.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
+import { scopeOf } from "./auth/access.js";
 
 const filter = z.string().trim().max(255).optional().transform((value) => value || undefined);
 const whole = (min: number, max: number, fallback: number) =>
@@ -51,7 +52,14 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
     const q = parseQuery(c, buildsQuery);
     const { builds, total } = await listBuilds(
       deps.pool,
-      { status: q.status, repository: q.repository, branch: q.branch, workflow: q.workflow, triggeredBy: q.triggered_by },
+      {
+        status: q.status,
+        repository: q.repository,
+        branch: q.branch,
+        workflow: q.workflow,
+        triggeredBy: q.triggered_by,
+        installations: scopeOf(c),
+      },
       { limit: q.limit, offset: q.offset },
     );
     return c.json({ builds, total, limit: q.limit, offset: q.offset });
@@ -62,7 +70,7 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
     if (!/^\d{1,15}$/.test(id)) {
       throw new HTTPException(404, { message: "build not found" });
     }
-    const build = await getBuild(deps.pool, Number(id));
+    const build = await getBuild(deps.pool, Number(id), scopeOf(c));
     if (!build) {
       throw new HTTPException(404, { message: "build not found" });
     }
@@ -71,11 +79,11 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
 
   app.get("/metrics/summary", async (c) => {
     const q = parseQuery(c, summaryQuery);
-    return c.json(await getMetricsSummary(deps.pool, { ...q, now: deps.now() }));
+    return c.json(await getMetricsSummary(deps.pool, { ...q, now: deps.now(), installations: scopeOf(c) }));
   });
 
   app.get("/sync", async (c) => {
-    const installations = describeFreshness(await getFreshness(deps.pool), deps.now(), deps.syncStaleAfterMs);
+    const installations = describeFreshness(await getFreshness(deps.pool, scopeOf(c)), deps.now(), deps.syncStaleAfterMs);
     return c.json({ installations, behind: installations.some((i) => i.behind) });
   });
 

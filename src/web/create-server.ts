@@ -13,6 +13,8 @@ import { createEventRoutes } from "./event-routes.js";
 import type { LiveHub } from "./live-hub.js";
 import { createPageRoutes } from "./page-routes.js";
 import { NONCE, secureHeaders } from "hono/secure-headers";
+import { createAuth, type Auth } from "./auth/create-auth.js";
+import { rateLimit, tokenOrAddress } from "./auth/rate-limit.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -31,6 +33,8 @@ export interface ServerDeps {
   live: LiveHub | null;
   /** The alert channels as configured, for the test alert. */
   alerts: Omit<AlertRouteDeps, "pool">;
+  /** Login, tokens and CSRF; default: no login, no API token (open, as on loopback). */
+  auth?: Auth;
 }
 
 /** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
@@ -66,6 +70,32 @@ export function createServer(deps: ServerDeps): Hono {
       log: deps.log,
     }),
   );
+  // Everything after this line knows who is asking (see auth/access.ts).
+  const auth =
+    deps.auth ??
+    createAuth({
+      pool: deps.pool,
+      log: deps.log,
+      now: deps.now,
+      baseUrl: deps.baseUrl,
+      webhookPath: deps.webhookPath,
+      apiToken: null,
+      secretKey: null,
+      secretBox: null,
+      endpoints: { webUrl: "https://github.com", apiUrl: "https://api.github.com" },
+      getOAuthClient: () => null,
+    });
+  app.use(auth.middleware);
+  app.use(auth.csrf);
+  app.use(
+    "/api/*",
+    rateLimit({
+      windowMs: 60_000,
+      max: 1_200,
+      key: tokenOrAddress,
+    }),
+  );
+  app.route("/", auth.routes);
   app.route("/", createHealthRoute(deps));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));

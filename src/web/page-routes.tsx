@@ -25,6 +25,8 @@ import { getFreshness } from "../db/sync-state.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
+import { scopeOf } from "./auth/access.js";
+import { inScope, type InstallationScope } from "../db/values.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
 const PAGE_COUNT_LIMIT = 10_000;
@@ -81,25 +83,26 @@ function isHtmx(c: Context): boolean {
 export function createPageRoutes(deps: PageDeps): Hono {
   const app = new Hono();
 
-  const overview = async (): Promise<OverviewData> => {
+  const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();
     const [summary, trend, broken, recent, freshness] = await Promise.all([
-      getMetricsSummary(deps.pool, { days: 7, now }),
-      getDailyTrend(deps.pool, { days: 14, now }),
-      getBrokenBranches(deps.pool, { now }),
-      listBuilds(deps.pool, {}, { limit: 20, offset: 0, countLimit: 1 }),
-      getFreshness(deps.pool),
+      getMetricsSummary(deps.pool, { days: 7, now, installations }),
+      getDailyTrend(deps.pool, { days: 14, now, installations }),
+      getBrokenBranches(deps.pool, { now, installations }),
+      listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
+      getFreshness(deps.pool, installations),
     ]);
     return { summary, trend, broken, recent: recent.builds, now, freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs) };
   };
 
   app.get("/", async (c) =>
-    page(c, <OverviewPage nonce={nonceOf(c)} githubConfigured={deps.getProbot() !== null} data={await overview()} />),
+    page(c, <OverviewPage nonce={nonceOf(c)} githubConfigured={deps.getProbot() !== null} data={await overview(scopeOf(c))} />),
   );
-  app.get("/fragments/overview", async (c) => c.html(<OverviewLive data={await overview()} />));
+  app.get("/fragments/overview", async (c) => c.html(<OverviewLive data={await overview(scopeOf(c))} />));
 
   /** The listBuilds filters of a /builds or /builds.csv query. */
-  const filtersOf = (q: z.infer<typeof buildsQuerySchema>) => ({
+  const filtersOf = (q: z.infer<typeof buildsQuerySchema>, installations: InstallationScope) => ({
+    installations,
     repository: q.repository,
     branch: q.branch,
     workflow: q.workflow,
@@ -111,7 +114,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
   const buildsResults = async (c: Context): Promise<BuildsResultsData> => {
     const q = parseQuery(c, buildsQuerySchema);
     const query: BuildsQuery = { ...q, offset: q.offset ?? 0, limit: q.limit || 50 };
-    const { builds, total } = await listBuilds(deps.pool, filtersOf(q), {
+    const { builds, total } = await listBuilds(deps.pool, filtersOf(q, scopeOf(c)), {
       limit: query.limit,
       offset: query.offset,
       countLimit: PAGE_COUNT_LIMIT,
@@ -127,14 +130,15 @@ export function createPageRoutes(deps: PageDeps): Hono {
       return c.html(<BuildsResults data={data} />);
     }
     const repositories = await deps.pool.anyFirst(sql.type(z.object({ repository: z.string() }))`
-      SELECT DISTINCT repository FROM builds WHERE created_at >= ${sql.timestamp(deps.now())} - interval '30 days'
+      SELECT DISTINCT repository FROM builds b
+      WHERE created_at >= ${sql.timestamp(deps.now())} - interval '30 days' AND ${inScope(sql.fragment`b.installation_id`, scopeOf(c))}
       ORDER BY repository LIMIT 200`);
     return page(c, <BuildsPage nonce={nonceOf(c)} data={data} options={{ repositories: [...repositories] }} />);
   });
 
   app.get("/builds.csv", async (c) => {
     const q = parseQuery(c, buildsQuerySchema);
-    const { builds } = await listBuilds(deps.pool, filtersOf(q), { limit: CSV_LIMIT, offset: 0, countLimit: 1 });
+    const { builds } = await listBuilds(deps.pool, filtersOf(q, scopeOf(c)), { limit: CSV_LIMIT, offset: 0, countLimit: 1 });
     c.header("content-type", "text/csv; charset=utf-8");
     c.header("content-disposition", 'attachment; filename="builds.csv"');
     return c.body(toCsv(builds));
@@ -142,7 +146,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const buildPage = async (c: Context): Promise<BuildPageData> => {
     const id = c.req.param("id") ?? "";
-    const build = /^\d{1,15}$/.test(id) ? await getBuild(deps.pool, Number(id)) : null;
+    const build = /^\d{1,15}$/.test(id) ? await getBuild(deps.pool, Number(id), scopeOf(c)) : null;
     if (!build) throw new HTTPException(404, { message: "build not found" });
     const requested = Number(c.req.query("attempt"));
     const jobs = await listJobsOfBuild(deps.pool, build.id);
@@ -157,7 +161,11 @@ export function createPageRoutes(deps: PageDeps): Hono {
   });
 
   app.get("/builds/:id{[0-9]+}/payload", async (c) => {
-    const payload = await getBuildPayload(deps.pool, Number(c.req.param("id")));
+    const id = c.req.param("id");
+    if (!/^\d{1,15}$/.test(id) || !(await getBuild(deps.pool, Number(id), scopeOf(c)))) {
+      throw new HTTPException(404, { message: "build not found" });
+    }
+    const payload = await getBuildPayload(deps.pool, Number(id));
     if (payload === null) {
       return c.html(<p class="muted">No payload: this run is known only from its jobs so far.</p>);
     }
@@ -171,12 +179,13 @@ export function createPageRoutes(deps: PageDeps): Hono {
     );
     const now = deps.now();
     const days = q.days || 30;
-    const filter = { repository: q.repository, workflow: q.workflow, days, now };
+    const installations = scopeOf(c);
+    const filter = { repository: q.repository, workflow: q.workflow, days, now, installations };
     const [stats, trend, slowest, recent] = await Promise.all([
       getWorkflowStats(deps.pool, filter),
       getDailyTrend(deps.pool, { ...filter }),
       getSlowestJobs(deps.pool, filter),
-      listBuilds(deps.pool, { repository: q.repository, workflow: q.workflow }, { limit: 20, offset: 0, countLimit: 1 }),
+      listBuilds(deps.pool, { repository: q.repository, workflow: q.workflow, installations }, { limit: 20, offset: 0, countLimit: 1 }),
     ]);
     return page(
       c,
@@ -189,7 +198,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
   app.get("/docs", (c) => page(c, <DocsPage nonce={nonceOf(c)} doc={openApi as unknown as ApiDocument} />));
 
   app.get("/alerts", async (c) => {
-    const [history, rules] = await Promise.all([listAlerts(deps.pool, { limit: 100, offset: 0 }), getAlertRules(deps.pool)]);
+    const [history, rules] = await Promise.all([listAlerts(deps.pool, { limit: 100, offset: 0, installations: scopeOf(c) }), getAlertRules(deps.pool)]);
     return page(c, <AlertsPage nonce={nonceOf(c)} alerts={history.alerts} total={history.total} rules={rules} />);
   });
 

@@ -52,6 +52,8 @@ export interface TestServerOptions {
   live?: ServerDeps["live"];
   /** false: no GitHub App, as before one is configured. */
   githubApp?: boolean;
+  /** Login, tokens and CSRF; default: none configured (open). */
+  auth?: ServerDeps["auth"];
 }
 
 /** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
@@ -76,6 +78,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     live: options.live ?? null,
     baseUrl: "http://runboard.test",
     syncStaleAfterMs: 600_000,
+    auth: options.auth,
   });
 }
 

@@ -1,0 +1,114 @@
+import { createHash, randomBytes } from "node:crypto";
+
+/** Where GitHub's OAuth pages and REST API are: github.com, or a GitHub Enterprise host. */
+export interface GithubEndpoints {
+  /** https://github.com, or GHE_PROTOCOL://GHE_HOST */
+  webUrl: string;
+  /** https://api.github.com, or GHE_PROTOCOL://GHE_HOST/api/v3 */
+  apiUrl: string;
+}
+
+export interface OAuthClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** GitHub answered something other than what the flow needs; the message says what. */
+export class GithubOAuthError extends Error {
+  override name = "GithubOAuthError";
+  constructor(
+    message: string,
+    /** GitHub's HTTP status, when it answered one. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A PKCE verifier (43 characters of base64url) and its S256 challenge. */
+export function createPkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+}
+
+/** The address of GitHub's authorize page for this login attempt. */
+export function authorizeUrl(
+  endpoints: GithubEndpoints,
+  options: { clientId: string; redirectUri: string; state: string; codeChallenge: string },
+): string {
+  const url = new URL("/login/oauth/authorize", endpoints.webUrl);
+  url.searchParams.set("client_id", options.clientId);
+  url.searchParams.set("redirect_uri", options.redirectUri);
+  url.searchParams.set("state", options.state);
+  url.searchParams.set("code_challenge", options.codeChallenge);
+  url.searchParams.set("code_challenge_method", "S256");
+  url.searchParams.set("allow_signup", "false");
+  return url.toString();
+}
+
+/** Exchanges the callback's code (with the PKCE verifier) for the user's access token. */
+export async function exchangeCode(
+  endpoints: GithubEndpoints,
+  client: OAuthClient,
+  options: { code: string; redirectUri: string; codeVerifier: string },
+): Promise<string> {
+  const response = await fetch(new URL("/login/oauth/access_token", endpoints.webUrl), {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      code: options.code,
+      redirect_uri: options.redirectUri,
+      code_verifier: options.codeVerifier,
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok || typeof body.access_token !== "string") {
+    // GitHub answers 200 with {error, error_description} for a bad or used code.
+    const reason = typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
+    throw new GithubOAuthError(`GitHub refused the login code (${reason})`, response.status);
+  }
+  return body.access_token;
+}
+
+async function getJson(endpoints: GithubEndpoints, token: string, path: string): Promise<unknown> {
+  const response = await fetch(new URL(path.replace(/^\//, ""), `${endpoints.apiUrl.replace(/\/+$/, "")}/`), {
+    headers: { accept: "application/vnd.github+json", authorization: `Bearer ${token}`, "x-github-api-version": "2022-11-28" },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) {
+    throw new GithubOAuthError(`GitHub answered ${response.status} to GET ${path.replace(/\?.*/, "")}`, response.status);
+  }
+  return response.json();
+}
+
+/** The user the token belongs to. */
+export async function fetchUser(endpoints: GithubEndpoints, token: string): Promise<{ id: number; login: string }> {
+  const user = (await getJson(endpoints, token, "/user")) as { id?: unknown; login?: unknown };
+  if (typeof user.id !== "number" || typeof user.login !== "string") {
+    throw new GithubOAuthError("GitHub's /user answer has no id and login");
+  }
+  return { id: user.id, login: user.login };
+}
+
+/**
+ * The ids of this app's installations that the user can reach on GitHub (GitHub answers this
+ * for a GitHub App's user token: installations on accounts they own or are a member of, with
+ * access to at least one repository). At most 1,000.
+ */
+export async function fetchUserInstallations(endpoints: GithubEndpoints, token: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (let page = 1; page <= 10; page++) {
+    const body = (await getJson(endpoints, token, `/user/installations?per_page=100&page=${page}`)) as {
+      installations?: Array<{ id?: unknown }>;
+    };
+    const installations = body.installations ?? [];
+    for (const installation of installations) {
+      if (typeof installation.id === "number") ids.push(installation.id);
+    }
+    if (installations.length < 100) break;
+  }
+  return ids;
+}

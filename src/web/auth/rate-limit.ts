@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context, MiddlewareHandler } from "hono";
+
+/** The client's address (behind a proxy, every user shares the proxy's). */
+export function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    // No socket: a request made in-process (app.request).
+    return "local";
+  }
+}
+
+/** One bucket per bearer token (hashed, so no token sits in memory as a key), else per address. */
+export function tokenOrAddress(c: Context): string {
+  const authorization = c.req.header("authorization");
+  return authorization ? `t:${createHash("sha256").update(authorization).digest("base64url")}` : `a:${clientAddress(c)}`;
+}
+
+/**
+ * A fixed-window request limit per key, in this process's memory: with several replicas each
+ * counts its own share, which is enough to blunt a flood of logins or API calls.
+ * Answers 429 with Retry-After once a key has used its `max` requests in the window.
+ */
+export function rateLimit(options: {
+  windowMs: number;
+  max: number;
+  key: (c: Context) => string;
+  now?: () => number;
+}): MiddlewareHandler {
+  const now = options.now ?? Date.now;
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return async (c, next) => {
+    const at = now();
+    if (windows.size > 10_000) {
+      for (const [key, window] of windows) if (window.resetAt <= at) windows.delete(key);
+    }
+    const key = options.key(c);
+    let window = windows.get(key);
+    if (!window || window.resetAt <= at) {
+      window = { count: 0, resetAt: at + options.windowMs };
+      windows.set(key, window);
+    }
+    window.count += 1;
+    if (window.count > options.max) {
+      c.header("retry-after", String(Math.ceil((window.resetAt - at) / 1000)));
+      return c.json({ error: "too many requests: slow down and try again after Retry-After seconds" }, 429);
+    }
+    await next();
+  };
+}
