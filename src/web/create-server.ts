@@ -100,7 +100,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
-  if (deps.live) app.route("/", createEventRoutes({ live: deps.live }));
+  if (deps.live) app.route("/", createEventRoutes({ live: deps.live, pool: deps.pool }));
   app.route("/", createPageRoutes(deps));
 
   app.notFound((c) => c.json({ error: "not found" }, 404));

@@ -1,5 +1,8 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { sql, type DatabasePool } from "slonik";
+import { inScope } from "../db/values.js";
+import { scopeOf } from "./auth/access.js";
 import type { LiveHub } from "./live-hub.js";
 
 const HEARTBEAT_MS = 25_000;
@@ -8,10 +11,16 @@ const HEARTBEAT_MS = 25_000;
  * GET /events: Server-Sent Events for open dashboards. Each changed build becomes two named
  * events, `build` (any build) and `build-<id>` (that build), which tell fragments to refresh.
  */
-export function createEventRoutes(deps: { live: LiveHub }): Hono {
+export function createEventRoutes(deps: { live: LiveHub; pool: DatabasePool }): Hono {
   const app = new Hono();
-  app.get("/events", (c) =>
-    streamSSE(c, async (stream) => {
+  app.get("/events", (c) => {
+    const scope = scopeOf(c);
+    // A user limited to some installations hears only of their builds: the ids of others'
+    // would tell them when another organization's CI ran.
+    const visible = async (id: number) =>
+      scope === null ||
+      (await deps.pool.exists(sql.unsafe`SELECT 1 FROM builds b WHERE b.id = ${id} AND ${inScope(sql.fragment`b.installation_id`, scope)}`));
+    return streamSSE(c, async (stream) => {
       const queue: number[] = [];
       let wake: (() => void) | undefined;
       let open = true;
@@ -34,6 +43,7 @@ export function createEventRoutes(deps: { live: LiveHub }): Hono {
         while (open) {
           while (queue.length > 0 && open) {
             const id = queue.shift()!;
+            if (!(await visible(id))) continue;
             await stream.writeSSE({ event: "build", data: String(id) });
             await stream.writeSSE({ event: `build-${id}`, data: String(id) });
           }
@@ -48,7 +58,7 @@ export function createEventRoutes(deps: { live: LiveHub }): Hono {
       } finally {
         unsubscribe();
       }
-    }),
-  );
+    });
+  });
   return app;
 }

@@ -5,6 +5,7 @@ import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAuth, type SecretBox } from "../../src/web/auth/create-auth.js";
+import { createLiveHub, type LiveHub } from "../../src/web/live-hub.js";
 import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
 import { runPayload, type SeedRun } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
@@ -67,13 +68,16 @@ describe("login, installation access, API tokens and CSRF", () => {
   let buildB: number;
   let session: string;
   let csrfToken: string;
+  let live: LiveHub;
 
   beforeAll(async () => {
     nock.disableNetConnect();
     db = await createTestDatabase();
     const now = () => new Date();
+    live = createLiveHub({ connectionUri: db.connectionUri, log: silentLog });
     app = await createTestServer(db.pool, {
       now,
+      live,
       auth: createAuth({
         pool: db.pool,
         log: silentLog,
@@ -104,6 +108,7 @@ describe("login, installation access, API tokens and CSRF", () => {
   });
   afterAll(async () => {
     nock.enableNetConnect();
+    await live.close();
     await db.drop();
   });
 
@@ -273,6 +278,35 @@ describe("login, installation access, API tokens and CSRF", () => {
       body: rules,
     });
     expect(operator.status).toBe(200);
+  });
+
+  it("tells a user's live pages only of their installations' builds", async () => {
+    const stream = await get("/events", asUser());
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let seen = "";
+    const waitFor = async (text: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`no ${text} in ${seen}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error("stream ended");
+        seen += new TextDecoder().decode(value);
+      }
+    };
+    const deliverRun = async (id: number, repository: string, installation: number) => {
+      const payload = { ...runPayload(seed(id, repository)), installation: { id: installation, node_id: "x" } };
+      expect((await deliver(app, { event: "workflow_run", payload })).status).toBe(200);
+      return db.pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM builds WHERE external_id = ${id}`);
+    };
+    await waitFor("event: hello");
+    const first = await deliverRun(9101, "acme/web", INSTALLATION_A);
+    await waitFor(`event: build-${first}\n`);
+    const hidden = await deliverRun(9102, "rival/secret-project", INSTALLATION_B);
+    const last = await deliverRun(9103, "acme/web", INSTALLATION_A);
+    await waitFor(`event: build-${last}\n`);
+    await reader.cancel();
+    expect(seen).not.toContain(`build-${hidden}\n`);
   });
 
   it("logs out: the session row is gone and the cookie no longer opens pages", async () => {
