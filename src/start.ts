@@ -8,7 +8,7 @@ import type { Config } from "./config.js";
 import { createPool } from "./db/create-pool.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open-database.js";
-import { createProbot } from "./github/create-probot.js";
+import { createGithubAppHolder } from "./github/github-app-holder.js";
 import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
@@ -20,6 +20,7 @@ import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
 import { createLiveHub } from "./web/live-hub.js";
 import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
+import { createSecretBox } from "./domain/secret-box.js";
 
 export interface StartOptions {
   config: Config;
@@ -45,7 +46,7 @@ export interface RunningRunboard {
  * 1. open the database (DATABASE_URL, or embedded PostgreSQL in DATA_DIR)
  * 2. run the migrations
  * 3. connect the pool
- * 4. load the GitHub App, when one is configured
+ * 4. load the GitHub App: the environment's, else one stored by "Connect to GitHub"
  * 5. listen for HTTP
  * 6. start the workers: alert delivery, check runs, the poller
  */
@@ -84,12 +85,14 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
 
-    const probot = config.github ? createProbot(config.github, log, options.Octokit) : null;
-    if (probot) {
-      await probot.load(createRunboardApp({ handleWorkflowEvent }));
-    } else {
-      log.warn("no GitHub App configured (APP_ID): the dashboard runs, webhooks are refused until it is set");
-    }
+    const holder = createGithubAppHolder({
+      pool,
+      config,
+      log,
+      app: createRunboardApp({ handleWorkflowEvent }),
+      Octokit: options.Octokit,
+    });
+    await holder.load();
 
     const auth = createAuth({
       pool,
@@ -99,9 +102,9 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       webhookPath: config.webhookPath,
       apiToken: config.apiToken,
       secretKey: config.secretKey,
-      secretBox: null,
+      secretBox: config.secretKey ? createSecretBox(config.secretKey, "runboard user tokens") : null,
       endpoints: { webUrl: config.githubWebUrl, apiUrl: config.githubApiBaseUrl },
-      getOAuthClient: () => config.oauth,
+      getOAuthClient: () => holder.oauth(),
     });
     assertSafeToListen({ host: config.host, loginConfigured: auth.loginConfigured(), trustProxyAuth: config.trustProxyAuth });
 
@@ -116,9 +119,17 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       pool,
       log,
       webhookPath: config.webhookPath,
-      getProbot: () => probot,
+      getProbot: () => holder.probot(),
       handleWorkflowEvent,
       now,
+      setup: {
+        holder,
+        log,
+        baseUrl: config.baseUrl,
+        webhookPath: config.webhookPath,
+        githubWebUrl: config.githubWebUrl,
+        githubApiBaseUrl: config.githubApiBaseUrl,
+      },
       alerts: {
         baseUrl: config.baseUrl,
         email: email && config.email ? { sender: email, to: config.email.to } : null,
@@ -150,14 +161,14 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     alertWorker.start();
     stack.push(() => alertWorker.stop());
 
-    const checkRuns = createCheckRunPublisher({ pool, getProbot: () => probot, log, now, baseUrl: config.baseUrl });
+    const checkRuns = createCheckRunPublisher({ pool, getProbot: () => holder.probot(), log, now, baseUrl: config.baseUrl });
     checkRuns.start();
     stack.push(() => checkRuns.stop());
 
     const poller = createPoller({
       pool,
       connectionUri: database.connectionUri,
-      getProbot: () => probot,
+      getProbot: () => holder.probot(),
       ingest,
       log,
       now,

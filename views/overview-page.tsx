@@ -22,8 +22,8 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
     <Layout title="Overview" nonce={props.nonce} section="overview" live>
       {!props.githubConfigured && (
         <p role="status">
-          No GitHub App is configured yet: set <code>APP_ID</code>, <code>PRIVATE_KEY</code> and <code>WEBHOOK_SECRET</code> to
-          start receiving workflow runs.
+          No GitHub App is configured yet: <a href="/setup">Connect to GitHub</a>, or set <code>APP_ID</code>,{" "}
+          <code>PRIVATE_KEY</code> and <code>WEBHOOK_SECRET</code>, to start receiving workflow runs.
         </p>
       )}
       <h1>Overview</h1>

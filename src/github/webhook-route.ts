@@ -30,7 +30,7 @@ export function createWebhookRoute(deps: {
         return c.json(
           {
             error:
-              "GitHub App not configured: set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET, then restart Runboard",
+              "GitHub App not configured: connect one from /setup on the dashboard, or set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET and restart Runboard",
           },
           503,
         );

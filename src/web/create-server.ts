@@ -15,6 +15,7 @@ import { createPageRoutes } from "./page-routes.js";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { createAuth, type Auth } from "./auth/create-auth.js";
 import { rateLimit, tokenOrAddress } from "./auth/rate-limit.js";
+import { createSetupRoutes, loadStoredAppBeforeWebhook, type SetupDeps } from "./setup-routes.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -35,6 +36,8 @@ export interface ServerDeps {
   alerts: Omit<AlertRouteDeps, "pool">;
   /** Login, tokens and CSRF; default: no login, no API token (open, as on loopback). */
   auth?: Auth;
+  /** "Connect to GitHub" (/setup); absent: not served. */
+  setup?: SetupDeps;
 }
 
 /** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
@@ -58,8 +61,12 @@ export function createServer(deps: ServerDeps): Hono {
       },
       referrerPolicy: "same-origin",
       crossOriginEmbedderPolicy: false,
+      // A page that needs a wider policy sets its own (/setup posts a form to GitHub).
+      overwrite: false,
     }),
   );
+
+  if (deps.setup) app.use(deps.webhookPath, loadStoredAppBeforeWebhook(deps.setup.holder));
 
   app.route(
     "/",
@@ -96,6 +103,7 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
   app.route("/", auth.routes);
+  if (deps.setup) app.route("/", createSetupRoutes(deps.setup));
   app.route("/", createHealthRoute(deps));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));

@@ -1,10 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Hono } from "hono";
 import nock from "nock";
 import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createAuth, type SecretBox } from "../../src/web/auth/create-auth.js";
+import { createSecretBox } from "../../src/domain/secret-box.js";
+import { createAuth } from "../../src/web/auth/create-auth.js";
 import { createLiveHub, type LiveHub } from "../../src/web/live-hub.js";
 import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
 import { runPayload, type SeedRun } from "../helpers/seed-builds.js";
@@ -14,27 +15,9 @@ const BASE_URL = "https://runboard.test";
 const WEB = "https://github.com";
 const API = "https://api.github.com";
 const API_TOKEN = "operator-token-0123456789";
+const SECRET_KEY = "a-test-secret-key-of-at-least-32-chars";
 const INSTALLATION_A = 111;
 const INSTALLATION_B = 222;
-
-/** AES-256-GCM, as the app seals stored secrets. */
-function testSecretBox(): SecretBox {
-  const key = randomBytes(32);
-  return {
-    seal(plain) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv("aes-256-gcm", key, iv);
-      const data = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), data]).toString("base64");
-    },
-    open(sealed) {
-      const raw = Buffer.from(sealed, "base64");
-      const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
-    },
-  };
-}
 
 function seed(id: number, repository: string): SeedRun {
   return {
@@ -85,8 +68,8 @@ describe("login, installation access, API tokens and CSRF", () => {
         baseUrl: BASE_URL,
         webhookPath: "/api/github/webhooks",
         apiToken: API_TOKEN,
-        secretKey: "a-test-secret-key-of-at-least-32-chars",
-        secretBox: testSecretBox(),
+        secretKey: SECRET_KEY,
+        secretBox: createSecretBox(SECRET_KEY, "runboard user tokens"),
         endpoints: { webUrl: WEB, apiUrl: API },
         getOAuthClient: () => ({ clientId: "Iv1.client", clientSecret: "client-secret" }),
       }),
