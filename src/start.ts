@@ -119,6 +119,13 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       getProbot: () => probot,
       handleWorkflowEvent,
       now,
+      slackBot: {
+        signingSecret: config.slack.signingSecret,
+        botToken: config.slack.botToken,
+        alertChannel: config.slack.alertChannel,
+        apiUrl: config.slack.apiUrl,
+        slack,
+      },
       alerts: {
         baseUrl: config.baseUrl,
         email: email && config.email ? { sender: email, to: config.email.to } : null,
