@@ -320,9 +320,12 @@ describe("Slack bot on /slack/events", () => {
       await link("U0WRITER", "mona", 1);
       token();
       let reruns = 0;
-      const github = nock(API)
+      const permission = nock(API)
         .get("/repos/acme/api/collaborators/mona/permission")
-        .reply(200, { permission: "write", user: { login: "mona" } })
+        .reply(200, { permission: "write", user: { login: "mona" } });
+      // Answers as often as it is called, so a second call would be counted rather than refused.
+      const rerun = nock(API)
+        .persist()
         .post("/repos/acme/api/actions/runs/9002/rerun-failed-jobs")
         .reply(201, () => {
           reruns++;
@@ -334,13 +337,19 @@ describe("Slack bot on /slack/events", () => {
       const reply = await answerAt("chat.postMessage");
       expect(reply.body).toMatchObject({ channel: "C0ALERTS", thread_ts: "1700000000.000100" });
       expect(reply.body.text).toBe("Re-run of attempt 1 requested by <@U0WRITER>; attempt 2 will show here.");
-      expect(github.isDone()).toBe(true);
+      expect(permission.isDone()).toBe(true);
+      expect(rerun.isDone()).toBe(true);
+      expect(reruns).toBe(1);
 
       // Slack delivers the same press again when it thinks the answer was late.
-      nock(API).get("/repos/acme/api/collaborators/mona/permission").reply(200, { permission: "write" });
+      const retryPermission = nock(API).get("/repos/acme/api/collaborators/mona/permission").reply(200, { permission: "write" });
       const retry = await postToSlackEvents(app, pressed.body, { headers: { "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout" } });
       expect(retry.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      const waitStarted = Date.now();
+      while (!retryPermission.isDone() && Date.now() - waitStarted < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(retryPermission.isDone()).toBe(true);
+      // Time for a second call to reach GitHub, were the press not claimed already.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(reruns).toBe(1);
       expect(slack.calls.filter((c) => c.method === "chat.postMessage")).toHaveLength(1);
     });
