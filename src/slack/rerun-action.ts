@@ -1,4 +1,4 @@
-import type { App, BlockAction, ButtonAction } from "@slack/bolt";
+import type { App, BlockAction, ButtonAction, RespondFn } from "@slack/bolt";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
@@ -30,6 +30,15 @@ export function registerRerunAction(app: App, deps: RerunActionDeps): void {
   app.action<BlockAction<ButtonAction>>(SLACK_ACTIONS.rerunFailedJobs, async ({ ack, body, action, respond }) => {
     await ack();
     const log = deps.log.child({ slackTeam: body.team?.id, slackUser: body.user.id, buildId: action.value });
+    try {
+      await rerun(body, action, respond, log);
+    } catch (error) {
+      log.error({ err: error }, "re-run from Slack failed: is GitHub reachable and the app installed on the repository?");
+      await tellPresser(respond, "Runboard could not reach GitHub to re-run the jobs. Try again in a minute.", log);
+    }
+  });
+
+  async function rerun(body: BlockAction<ButtonAction>, action: ButtonAction, respond: RespondFn, log: Logger): Promise<void> {
     const build = /^\d{1,15}$/.test(action.value ?? "") ? await findActionBuild(deps.pool, Number(action.value)) : null;
     if (!build) return tellPresser(respond, "That build is not in Runboard any more.", log);
 
@@ -83,5 +92,5 @@ export function registerRerunAction(app: App, deps: RerunActionDeps): void {
       `Re-run of attempt ${build.run_attempt} requested by <@${body.user.id}>; attempt ${build.run_attempt + 1} will show here.`,
       log,
     );
-  });
+  }
 }
