@@ -130,6 +130,13 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
         githubWebUrl: config.githubWebUrl,
         githubApiBaseUrl: config.githubApiBaseUrl,
       },
+      slackBot: {
+        signingSecret: config.slack.signingSecret,
+        botToken: config.slack.botToken,
+        alertChannel: config.slack.alertChannel,
+        apiUrl: config.slack.apiUrl,
+        slack,
+      },
       alerts: {
         baseUrl: config.baseUrl,
         email: email && config.email ? { sender: email, to: config.email.to } : null,

@@ -5,6 +5,7 @@ import { getBuild } from "../db/builds.js";
 import { alertContent } from "./alert-content.js";
 import type { EmailSender } from "./email-sender.js";
 import { renderEmail } from "./render-email.js";
+import { findSlackUserForLogin } from "../db/slack-links.js";
 import { renderSlack } from "./render-slack.js";
 import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { SlackRateLimitedError, type SlackClient } from "./slack-client.js";
@@ -49,7 +50,9 @@ export function createAlertWorker(deps: {
     const threaded = alert.parent_status === "sent" && alert.parent_slack_ts && alert.parent_slack_channel_id;
     const posted = await deps.slack.postMessage({
       channel: threaded ? alert.parent_slack_channel_id! : alert.target[0]!,
-      ...renderSlack(content),
+      ...renderSlack(content, {
+        triggeredBySlackUserId: build?.triggered_by ? await findSlackUserForLogin(tx, build.triggered_by) : null,
+      }),
       ...(threaded ? { thread_ts: alert.parent_slack_ts!, reply_broadcast: alert.kind === "fixed" } : {}),
     });
     return { ts: posted.ts, channelId: posted.channel };

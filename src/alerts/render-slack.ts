@@ -10,7 +10,7 @@ export function escapeSlack(text: string): string {
 }
 
 /** A link in mrkdwn; the label is escaped and `|` in it cannot end the address part. */
-function link(url: string, label: string): string {
+export function slackLink(url: string, label: string): string {
   return `<${url.replace(/[<>|\s]/g, encodeURIComponent)}|${escapeSlack(label).replace(/\|/g, "¦")}>`;
 }
 
@@ -19,8 +19,43 @@ export interface SlackMessage {
   blocks: unknown[];
 }
 
+/** Action ids of the buttons on alerts and `/builds` answers (the Slack app listens for them). */
+export const SLACK_ACTIONS = {
+  rerunFailedJobs: "rerun_failed_jobs",
+  mute1h: "mute_workflow_1h",
+  mute1d: "mute_workflow_1d",
+  openDashboard: "open_dashboard",
+  openGithub: "open_github",
+} as const;
+
+/** "Re-run failed jobs" for a failed build; the value is the build's id in Runboard. */
+export function rerunButton(buildId: number): unknown {
+  return {
+    type: "button",
+    text: { type: "plain_text", text: "Re-run failed jobs" },
+    action_id: SLACK_ACTIONS.rerunFailedJobs,
+    value: String(buildId),
+  };
+}
+
+/** "Mute this workflow for 1h / 1d"; the value is the build's id, whose workflow is muted. */
+export function muteButtons(buildId: number): unknown[] {
+  return [
+    { type: "button", text: { type: "plain_text", text: "Mute this workflow for 1h" }, action_id: SLACK_ACTIONS.mute1h, value: String(buildId) },
+    { type: "button", text: { type: "plain_text", text: "Mute for 1d" }, action_id: SLACK_ACTIONS.mute1d, value: String(buildId) },
+  ];
+}
+
+export interface RenderSlackOptions {
+  /**
+   * The Slack user linked to the GitHub login that triggered the run. It comes from our own
+   * table of links (a Slack id, never text from GitHub), so it is written as a mention.
+   */
+  triggeredBySlackUserId?: string | null;
+}
+
 /** An alert as a Block Kit message, with a plain-text fallback for notifications. */
-export function renderSlack(content: AlertContent): SlackMessage {
+export function renderSlack(content: AlertContent, options: RenderSlackOptions = {}): SlackMessage {
   const icon = { broken: ":red_circle:", still_failing: ":red_circle:", fixed: ":large_green_circle:", test: ":wave:" }[
     content.kind
   ];
@@ -29,8 +64,8 @@ export function renderSlack(content: AlertContent): SlackMessage {
   const blocks: unknown[] = [{ type: "section", text: { type: "mrkdwn", text: `${icon} *${escapeSlack(title)}*` } }];
   if (b) {
     const fields = [
-      `*Commit*\n${content.githubUrl ? link(content.githubUrl, shortSha(b.commit_sha) || "run") : escapeSlack(shortSha(b.commit_sha))} ${escapeSlack(firstLine(b.commit_message).slice(0, 300))}`,
-      `*Triggered by*\n${escapeSlack(b.triggered_by ?? "–")}`,
+      `*Commit*\n${content.githubUrl ? slackLink(content.githubUrl, shortSha(b.commit_sha) || "run") : escapeSlack(shortSha(b.commit_sha))} ${escapeSlack(firstLine(b.commit_message).slice(0, 300))}`,
+      `*Triggered by*\n${escapeSlack(b.triggered_by ?? "–")}${mention(options.triggeredBySlackUserId)}`,
       `*Duration*\n${formatDuration(b.duration_seconds)}`,
     ];
     if (content.kind === "fixed") {
@@ -41,7 +76,7 @@ export function renderSlack(content: AlertContent): SlackMessage {
   if (content.failedJobs.length > 0) {
     const jobs = content.failedJobs
       .slice(0, 10)
-      .map((job) => `• ${job.url ? link(job.url, job.name) : escapeSlack(job.name)}${job.failedStep ? ` — step _${escapeSlack(job.failedStep)}_` : ""}`);
+      .map((job) => `• ${job.url ? slackLink(job.url, job.name) : escapeSlack(job.name)}${job.failedStep ? ` — step _${escapeSlack(job.failedStep)}_` : ""}`);
     if (content.failedJobs.length > 10) jobs.push(`…and ${content.failedJobs.length - 10} more`);
     blocks.push({ type: "section", text: { type: "mrkdwn", text: `*Failed jobs*\n${jobs.join("\n")}` } });
   }
@@ -51,6 +86,15 @@ export function renderSlack(content: AlertContent): SlackMessage {
   if (content.githubUrl) {
     buttons.push({ type: "button", text: { type: "plain_text", text: "Open on GitHub" }, url: content.githubUrl, action_id: "open_github" });
   }
+  if (b && (content.kind === "broken" || content.kind === "still_failing")) {
+    if (b.status === "failed") buttons.push(rerunButton(b.id));
+    buttons.push(...muteButtons(b.id));
+  }
   blocks.push({ type: "actions", elements: buttons });
   return { text: escapeSlack(title), blocks };
+}
+
+/** ` (<@U…>)` for a Slack user id of the expected shape; nothing otherwise. */
+function mention(slackUserId: string | null | undefined): string {
+  return slackUserId && /^[UW][A-Z0-9]{2,20}$/.test(slackUserId) ? ` (<@${slackUserId}>)` : "";
 }

@@ -16,6 +16,9 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { createAuth, type Auth } from "./auth/create-auth.js";
 import { rateLimit, tokenOrAddress } from "./auth/rate-limit.js";
 import { createSetupRoutes, loadStoredAppBeforeWebhook, type SetupDeps } from "./setup-routes.js";
+import { viewerOf } from "./auth/access.js";
+import { createSlackApp, type SlackAppDeps } from "../slack/create-slack-app.js";
+import { createSlackLinkRoute } from "../slack/link-route.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -38,7 +41,11 @@ export interface ServerDeps {
   auth?: Auth;
   /** "Connect to GitHub" (/setup); absent: not served. */
   setup?: SetupDeps;
+  /** The Slack bot's settings; default: not configured (/slack/events answers 503). */
+  slackBot?: Pick<SlackAppDeps, "signingSecret" | "botToken" | "alertChannel" | "apiUrl" | "slack">;
 }
+
+const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };
 
 /** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
 export function createServer(deps: ServerDeps): Hono {
@@ -108,6 +115,8 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
+  app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, getProbot: deps.getProbot }));
+  app.route("/", createSlackLinkRoute({ pool: deps.pool, now: deps.now, getViewer: async (c) => viewerOf(c) }));
   if (deps.live) app.route("/", createEventRoutes({ live: deps.live, pool: deps.pool }));
   app.route("/", createPageRoutes(deps));
 

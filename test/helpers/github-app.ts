@@ -54,6 +54,8 @@ export interface TestServerOptions {
   githubApp?: boolean;
   /** Login, tokens and CSRF; default: none configured (open). */
   auth?: ServerDeps["auth"];
+  /** The Slack bot; default: not configured. */
+  slackBot?: ServerDeps["slackBot"];
 }
 
 /** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
@@ -79,6 +81,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     baseUrl: "http://runboard.test",
     syncStaleAfterMs: 600_000,
     auth: options.auth,
+    slackBot: options.slackBot,
   });
 }
 
