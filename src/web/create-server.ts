@@ -15,6 +15,9 @@ import { createPageRoutes } from "./page-routes.js";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { createAuth, type Auth } from "./auth/create-auth.js";
 import { rateLimit, tokenOrAddress } from "./auth/rate-limit.js";
+import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
+import { createWebhookMetrics } from "../metrics/webhook-metrics.js";
+import { createMetricsRoute } from "./metrics-route.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -35,6 +38,8 @@ export interface ServerDeps {
   alerts: Omit<AlertRouteDeps, "pool">;
   /** Login, tokens and CSRF; default: no login, no API token (open, as on loopback). */
   auth?: Auth;
+  /** Webhook counters and `GET /metrics`; without it neither is served. */
+  metrics?: RunboardMetrics;
 }
 
 /** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
@@ -61,12 +66,15 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
 
+  // Counted here, around the route, from the request's arrival to its response.
+  const webhookMetrics = deps.metrics ? createWebhookMetrics(deps.metrics) : null;
+  if (webhookMetrics) app.use(deps.webhookPath, webhookMetrics.middleware);
   app.route(
     "/",
     createWebhookRoute({
       path: deps.webhookPath,
       getProbot: deps.getProbot,
-      handleWorkflowEvent: deps.handleWorkflowEvent,
+      handleWorkflowEvent: webhookMetrics ? webhookMetrics.wrap(deps.handleWorkflowEvent) : deps.handleWorkflowEvent,
       log: deps.log,
     }),
   );
@@ -97,6 +105,7 @@ export function createServer(deps: ServerDeps): Hono {
   );
   app.route("/", auth.routes);
   app.route("/", createHealthRoute(deps));
+  if (deps.metrics) app.route("/", createMetricsRoute({ registry: deps.metrics.registry }));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
