@@ -26,7 +26,6 @@ const SECRET_KEYS = [
   "authorization",
   "cookie",
   "set-cookie",
-  "x-hub-signature-256",
 ];
 
 /** Keys holding a URL that may carry a password (`smtp://user:password@host`). */
