@@ -32,11 +32,12 @@ COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY views/app.css views/favicon.svg ./views/
 COPY app.yml ./
-# Without DATABASE_URL, the embedded PostgreSQL keeps its files in /data (mount a volume there).
+# Without DATABASE_URL, the embedded PostgreSQL keeps its files in /data: mount a volume there
+# (`docker run -v runboard-data:/data ...`). Not declared as a VOLUME, so a stack with
+# DATABASE_URL (docker-compose.yml) gets no unused anonymous volume.
 RUN mkdir -p /data && chown node:node /data && chmod 755 /data
 USER node
 EXPOSE 3000
-VOLUME ["/data"]
 # /health answers 200 only when the database does; it needs no login.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
