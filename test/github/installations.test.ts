@@ -187,4 +187,37 @@ describe("poller and installation state", () => {
       expect.objectContaining({ id: 16598467, suspended_at: new Date("2021-04-29T02:32:50Z"), deleted_at: null }),
     ]);
   });
+
+  it("drops a repository from the poller's list once GitHub no longer lists it for the installation", async () => {
+    // The "removed" event was missed: the repository is still on the list from an earlier poll.
+    await upsertSyncRepository(db.pool, { id: 1296269, installationId: 2, fullName: "octocat/Hello-World", defaultBranch: "main" });
+    await upsertSyncRepository(db.pool, { id: 1296270, installationId: 2, fullName: "octocat/Spoon-Knife", defaultBranch: "main" });
+    const api = nock("https://api.github.com")
+      .get("/app/installations")
+      .query(true)
+      .reply(200, [{ id: 2, account: { login: "octocat" } }])
+      .post("/app/installations/2/access_tokens")
+      .reply(201, { token: "ghs_test", expires_at: "2099-01-01T00:00:00Z" })
+      .get("/installation/repositories")
+      .query(true)
+      .reply(200, { total_count: 1, repositories: [{ id: 1296270, full_name: "octocat/Spoon-Knife", default_branch: "main" }] })
+      .get("/repos/octocat/Spoon-Knife/actions/runs")
+      .query(true)
+      .reply(200, { total_count: 0, workflow_runs: [] });
+    const probot = createProbot(testConfig().github!, silentLog, TestOctokit);
+    const poller = createPoller({
+      pool: db.pool,
+      connectionUri: db.connectionUri,
+      getProbot: () => probot,
+      ingest: createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => new Date(), sendDelayMs: 0 } }),
+      log: silentLog,
+      now: () => new Date(),
+      intervalSeconds: 0,
+      jitterSeconds: 0,
+    });
+    const stats = await poller.pollOnce();
+    expect(api.isDone()).toBe(true);
+    expect(stats.repositories).toBe(1);
+    expect(await syncRepositories(db)).toEqual([{ repository_id: 1296270, installation_id: 2, full_name: "octocat/Spoon-Knife" }]);
+  });
 });
