@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { ApplicationFunction } from "probot";
 import type { DatabasePool } from "slonik";
 import { resumeCheckRuns } from "../db/check-runs.js";
@@ -55,6 +56,7 @@ export function createRunboardApp(deps: {
       async (context) => {
         const installation = context.payload.installation as InstallationPayload;
         const { action } = context.payload;
+        const log = deliveryLog(context);
         const suspendedAt =
           action === "suspend" ? new Date(installation.suspended_at ?? deps.now()) : action === "unsuspend" ? null : toDate(installation.suspended_at);
         await deps.pool.transaction(async (tx) => {
@@ -66,7 +68,7 @@ export function createRunboardApp(deps: {
             suspendedAt,
           });
           if (!saved) {
-            context.log.info({ installationId: installation.id, action }, "installation event for an uninstalled app ignored");
+            log.info({ installationId: installation.id, action }, "installation event for an uninstalled app ignored");
             return;
           }
           if (action === "created") {
@@ -75,21 +77,23 @@ export function createRunboardApp(deps: {
           if (action === "new_permissions_accepted") {
             // Check runs held back for a missing `checks: write` may go now.
             const resumed = await resumeCheckRuns(tx, installation.id, deps.now());
-            if (resumed > 0) context.log.info({ installationId: installation.id, resumed }, "check runs resumed after new permissions");
+            if (resumed > 0) log.info({ installationId: installation.id, resumed }, "check runs resumed after new permissions");
           }
         });
-        context.log.info({ installationId: installation.id, account: account(installation), action }, "installation recorded");
+        log.info({ installationId: installation.id, account: account(installation), action }, "installation recorded");
       },
     );
 
     app.on("installation.deleted", async (context) => {
       const installation = context.payload.installation as InstallationPayload;
+      const log = deliveryLog(context);
       await deps.pool.transaction((tx) => markInstallationDeleted(tx, installation.id, account(installation), deps.now()));
-      context.log.info({ installationId: installation.id, account: account(installation) }, "installation deleted: no longer polled");
+      log.info({ installationId: installation.id, account: account(installation) }, "installation deleted: no longer polled");
     });
 
     app.on(["installation_repositories.added", "installation_repositories.removed"], async (context) => {
       const installation = context.payload.installation as InstallationPayload;
+      const log = deliveryLog(context);
       const payload = context.payload as { repositories_added?: RepositoryPayload[]; repositories_removed?: RepositoryPayload[] };
       await deps.pool.transaction(async (tx) => {
         if (await isInstallationDeleted(tx, installation.id)) return;
@@ -103,12 +107,17 @@ export function createRunboardApp(deps: {
         await removeSyncRepositories(tx, installation.id, repositories(payload.repositories_removed).map((r) => r.id));
         await addSyncRepositories(tx, installation.id, repositories(payload.repositories_added));
       });
-      context.log.info(
+      log.info(
         { installationId: installation.id, added: payload.repositories_added?.length ?? 0, removed: payload.repositories_removed?.length ?? 0 },
         "installation repositories recorded",
       );
     });
   };
+}
+
+/** The same delivery id field as the webhook endpoint's own lines, so one search finds both. */
+function deliveryLog(context: { id: string; name: string; log: Logger }): Logger {
+  return context.log.child({ deliveryId: context.id, event: context.name });
 }
 
 function toDate(value: string | null | undefined): Date | null {
