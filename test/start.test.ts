@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { sign } from "@octokit/webhooks-methods";
+import pg from "pg";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -97,4 +98,53 @@ describe("start", () => {
       await db.drop();
     }
   });
+
+  it("finishes a delivery in flight before it stops, and stops the workers and the pool only after it", async () => {
+    const db = await createTestDatabase();
+    const blocker = new pg.Client({ connectionString: db.connectionUri });
+    await blocker.connect();
+    try {
+      const running = await start({ config: testConfig({ DATABASE_URL: db.connectionUri }), log: silentLog, Octokit: TestOctokit });
+      const events: string[] = [];
+      // Writes to builds wait for this lock: the delivery below stays in flight until it is released.
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE builds IN EXCLUSIVE MODE");
+      const delivery = postWebhook(running.url).then((response) => {
+        events.push(`delivery answered ${response.status}`);
+        return response;
+      });
+      // Asked from another session: inside the blocker's transaction the activity view stays one snapshot.
+      await waitFor(async () => {
+        const waiting = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        return waiting > 0;
+      });
+
+      const stopped = running.stop().then(() => events.push("stopped"));
+      // Stopping: no new connection is accepted, but the delivery in flight is not cut off.
+      await waitFor(async () => fetch(`${running.url}/health`).then(() => false, () => true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(events).toEqual([]);
+
+      await blocker.query("COMMIT");
+      const response = await delivery;
+      expect(response.status).toBe(200);
+      await stopped;
+      expect(events).toEqual(["delivery answered 200", "stopped"]);
+      const stored = await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+        SELECT count(*)::int AS n FROM builds WHERE external_id = ${example.payload.workflow_run.id}`);
+      expect(stored).toBe(1);
+    } finally {
+      await blocker.end();
+      await db.drop();
+    }
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

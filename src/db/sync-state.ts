@@ -2,10 +2,21 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { inScope, timestamp, type InstallationScope } from "./values.js";
 
-export async function upsertInstallation(connection: CommonQueryMethods, id: number, account: string): Promise<void> {
-  await connection.query(sql.unsafe`
-    INSERT INTO installations (id, account) VALUES (${id}, ${account})
-    ON CONFLICT (id) DO UPDATE SET account = EXCLUDED.account, updated_at = now()`);
+/**
+ * Records an installation as GitHub's listing shows it, suspension included (the listing is
+ * newer than a missed or reordered `suspend`/`unsuspend` event).
+ * @returns whether to poll it: false when it is suspended or was deleted.
+ */
+export async function upsertInstallation(
+  connection: CommonQueryMethods,
+  id: number,
+  account: string,
+  suspendedAt: Date | null = null,
+): Promise<boolean> {
+  return connection.oneFirst(sql.type(z.object({ active: z.boolean() }))`
+    INSERT INTO installations (id, account, suspended_at) VALUES (${id}, ${account}, ${timestamp(suspendedAt)})
+    ON CONFLICT (id) DO UPDATE SET account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, updated_at = now()
+    RETURNING deleted_at IS NULL AND suspended_at IS NULL AS active`);
 }
 
 export async function markInstallationSynced(connection: CommonQueryMethods, id: number, at: Date, error: string | null): Promise<void> {
@@ -80,7 +91,7 @@ export async function getFreshness(connection: CommonQueryMethods, installations
            count(r.repository_id) FILTER (WHERE r.last_error IS NOT NULL)::int AS repositories_with_errors,
            min(r.last_polled_at) AS oldest_poll
     FROM installations i LEFT JOIN sync_repositories r ON r.installation_id = i.id
-    WHERE ${inScope(sql.fragment`i.id`, installations)}
+    WHERE ${inScope(sql.fragment`i.id`, installations)} AND i.deleted_at IS NULL
     GROUP BY i.id ORDER BY i.account`);
   return [...rows];
 }

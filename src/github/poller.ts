@@ -15,6 +15,8 @@ import {
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../domain/normalize.js";
 import { isFinished, toStatus } from "../domain/status.js";
 import type { Ingest } from "../ingest.js";
+import { pruneSyncRepositories } from "../db/installations.js";
+import type { Gauge } from "../metrics/registry.js";
 
 /** One advisory lock key: the replica holding it is the one that polls. */
 const POLLER_LOCK_KEY = 7_262_002;
@@ -83,6 +85,8 @@ export function createPoller(deps: {
   concurrency?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Set to the remaining request budget GitHub reports on each answer. */
+  rateLimitRemaining?: Gauge;
 }): Poller {
   const log = deps.log.child({ worker: "poller" });
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -114,7 +118,10 @@ export function createPoller(deps: {
         const response = await limited(() => octokit.request(route, params));
         stats.requests += 1;
         const remaining = Number(response.headers["x-ratelimit-remaining"]);
-        if (Number.isFinite(remaining)) stats.rateLimitRemaining = remaining;
+        if (Number.isFinite(remaining)) {
+          stats.rateLimitRemaining = remaining;
+          deps.rateLimitRemaining?.set(remaining);
+        }
         if (remaining === 0) await waitForReset(response.headers["x-ratelimit-reset"]);
         return { data: response.data, etag: (response.headers.etag as string | undefined) ?? null };
       } catch (error) {
@@ -285,8 +292,11 @@ export function createPoller(deps: {
       if (data.length < PER_PAGE) break;
     }
     for (const installation of installations) {
+      const suspendedAt = installation.suspended_at ? new Date(installation.suspended_at) : null;
+      const active = await upsertInstallation(deps.pool, installation.id, installation.account?.login ?? String(installation.id), suspendedAt);
+      // Suspended: its tokens are refused until it is unsuspended. Deleted: gone for good.
+      if (!active) continue;
       stats.installations += 1;
-      await upsertInstallation(deps.pool, installation.id, installation.account?.login ?? String(installation.id));
       let error: string | null = null;
       try {
         const octokit = await probot.auth(installation.id);
@@ -296,6 +306,7 @@ export function createPoller(deps: {
           repos.push(...data.repositories);
           if (data.repositories.length < PER_PAGE) break;
         }
+        if (!options.repository) await pruneSyncRepositories(deps.pool, installation.id, repos.map((r) => r.id));
         const chosen = repos.filter((r) => !options.repository || r.full_name === options.repository);
         await Promise.all(
           chosen.map(async (r) => {

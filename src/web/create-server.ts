@@ -19,6 +19,9 @@ import { createSetupRoutes, loadStoredAppBeforeWebhook, type SetupDeps } from ".
 import { viewerOf } from "./auth/access.js";
 import { createSlackApp, type SlackAppDeps } from "../slack/create-slack-app.js";
 import { createSlackLinkRoute } from "../slack/link-route.js";
+import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
+import { createWebhookMetrics } from "../metrics/webhook-metrics.js";
+import { createMetricsRoute } from "./metrics-route.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -43,6 +46,8 @@ export interface ServerDeps {
   setup?: SetupDeps;
   /** The Slack bot's settings; default: not configured (/slack/events answers 503). */
   slackBot?: Pick<SlackAppDeps, "signingSecret" | "botToken" | "alertChannel" | "apiUrl" | "slack">;
+  /** Webhook counters and `GET /metrics`; without it neither is served. */
+  metrics?: RunboardMetrics;
 }
 
 const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };
@@ -73,6 +78,9 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
 
+  // Counted here, around the route, from the request's arrival to its response.
+  const webhookMetrics = deps.metrics ? createWebhookMetrics(deps.metrics) : null;
+  if (webhookMetrics) app.use(deps.webhookPath, webhookMetrics.middleware);
   if (deps.setup) app.use(deps.webhookPath, loadStoredAppBeforeWebhook(deps.setup.holder));
 
   app.route(
@@ -80,7 +88,7 @@ export function createServer(deps: ServerDeps): Hono {
     createWebhookRoute({
       path: deps.webhookPath,
       getProbot: deps.getProbot,
-      handleWorkflowEvent: deps.handleWorkflowEvent,
+      handleWorkflowEvent: webhookMetrics ? webhookMetrics.wrap(deps.handleWorkflowEvent) : deps.handleWorkflowEvent,
       log: deps.log,
     }),
   );
@@ -112,6 +120,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", auth.routes);
   if (deps.setup) app.route("/", createSetupRoutes(deps.setup));
   app.route("/", createHealthRoute(deps));
+  if (deps.metrics) app.route("/", createMetricsRoute({ registry: deps.metrics.registry }));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());

@@ -56,7 +56,7 @@ async function replica(db: TestDatabase, env: Record<string, string> = {}): Prom
     pool: db.pool,
     config,
     log: silentLog,
-    app: createRunboardApp({ handleWorkflowEvent }),
+    app: createRunboardApp({ handleWorkflowEvent, pool: db.pool, now: () => new Date() }),
     Octokit: TestOctokit,
   });
   await holder.load();

@@ -67,7 +67,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
   let probot: Probot | null = null;
   if (options.githubApp !== false) {
     probot = createProbot(config.github!, silentLog, TestOctokit);
-    await probot.load(createRunboardApp({ handleWorkflowEvent }));
+    await probot.load(createRunboardApp({ handleWorkflowEvent, pool, now }));
   }
   return createServer({
     pool,
