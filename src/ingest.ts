@@ -24,12 +24,7 @@ export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<Ingest
 /** Finished runs that really changed: they need the alert decision and a check run. */
 async function afterFinishedRuns(tx: CommonQueryMethods, finished: FinishedBuild[], alerting: AlertingContext): Promise<void> {
   await queueAlerts(tx, finished, alerting);
-  // In key order, like every other row a batch writes, so that batches written side by side
-  // take the locks of one commit's check run in the same order.
-  const byCommit = [...finished].sort(
-    (a, b) => a.build.repository_id - b.build.repository_id || ((a.build.commit_sha ?? "") < (b.build.commit_sha ?? "") ? -1 : 1),
-  );
-  for (const { build, defaultBranch } of byCommit) {
+  for (const { build, defaultBranch } of finished) {
     if (build.installation_id != null && build.commit_sha) {
       await enqueueCheckRun(
         tx,
@@ -122,45 +117,22 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
 const MAX_BATCH = 100;
 
 /**
- * Batches written at the same time, each by its own writer over its own share of the runs.
- * One writer leaves the database idle while Node parses and answers between batches, and
- * uses one of its cores at most.
- */
-const WRITERS = 4;
-
-/**
- * The writer of an event: every event of one run (the run's and its jobs') goes to the same
- * one, in arrival order. So two batches written at once never touch the same run or job rows,
- * and cannot deadlock on them.
- */
-function writerOf(input: IngestInput): number {
-  const runId = input.kind === "run" ? input.record.externalId : input.record.runId;
-  return ((runId % WRITERS) + (input.record.repositoryId % WRITERS)) % WRITERS;
-}
-
-/** One writer's queue: calls that arrived while its batch was being written. */
-interface Writer {
-  queue: Pending[];
-  writing: boolean;
-}
-
-/**
  * The one write path for runs and jobs, from webhooks and the poller alike. Calls that arrive
  * while a batch is being written wait and go together into the next one (group commit): one
  * transaction and one statement per table for many events, instead of several round trips
- * each. A lone call is written at once, as a batch of one. Runs are shared out among a few
- * writers (see {@link writerOf}), so batches of different runs are written side by side.
- * When a batch fails as a whole, each of its events is written on its own, so one bad event
- * fails only its own delivery.
+ * each. A lone call is written at once, as a batch of one. When a batch fails as a whole,
+ * each of its events is written on its own, so one bad event fails only its own delivery.
  */
 export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
-  const writers: Writer[] = Array.from({ length: WRITERS }, () => ({ queue: [], writing: false }));
+  let queue: Pending[] = [];
+  let writing = false;
 
-  async function drain(writer: Writer) {
+  async function drain() {
+    writing = true;
     try {
-      while (writer.queue.length > 0) {
-        const batch = writer.queue.slice(0, MAX_BATCH);
-        writer.queue = writer.queue.slice(MAX_BATCH);
+      while (queue.length > 0) {
+        const batch = queue.slice(0, MAX_BATCH);
+        queue = queue.slice(MAX_BATCH);
         try {
           const results = await ingestBatch(deps.pool, deps.alerting, batch);
           batch.forEach((p, i) => p.resolve(results[i]!));
@@ -175,18 +147,13 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
         }
       }
     } finally {
-      writer.writing = false;
+      writing = false;
     }
   }
 
   return (input, delivery) =>
     new Promise<IngestResult>((resolve, reject) => {
-      const writer = writers[writerOf(input)]!;
-      writer.queue.push({ input, delivery: delivery ?? null, resolve, reject });
-      if (!writer.writing) {
-        writer.writing = true;
-        // Calls made together (in one turn of the event loop) share the first batch too.
-        queueMicrotask(() => void drain(writer));
-      }
+      queue.push({ input, delivery: delivery ?? null, resolve, reject });
+      if (!writing) void drain();
     });
 }
