@@ -1,6 +1,6 @@
 import type { CommonQueryMethods, DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
-import { ensureBuildsForJobs, upsertBuilds } from "./db/builds.js";
+import { upsertBuilds } from "./db/builds.js";
 import { enqueueCheckRun } from "./db/check-runs.js";
 import { upsertJobs } from "./db/build-jobs.js";
 import { recordDeliveries, type Delivery } from "./db/deliveries.js";
@@ -53,7 +53,7 @@ interface Pending {
  * 1. record the deliveries (those seen before are duplicates and write nothing),
  * 2. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
  *    would have found them),
- * 3. upsert the runs, then the jobs' run rows and the jobs,
+ * 3. upsert the runs and the jobs' run rows (one statement), then the jobs,
  * 4. for the finished runs that changed, the alert decisions and the check runs,
  * and answers every caller after the commit.
  */
@@ -86,8 +86,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
     const jobIndexes = [...jobWinner.values()];
     const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
     const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
-    const changedRuns = await upsertBuilds(tx, runs);
-    await ensureBuildsForJobs(tx, jobs);
+    const changedRuns = await upsertBuilds(tx, runs, jobs);
     const changedJobs = await upsertJobs(tx, jobs);
 
     const results: IngestResult[] = batch.map((_, i) => (isFresh[i] ? { outcome: "unchanged", buildId: null } : { outcome: "duplicate", buildId: null }));
