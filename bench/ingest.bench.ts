@@ -7,6 +7,9 @@
  * of each one's maximum rate, the app's peak memory, and checks that every event was stored.
  *
  *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 to change the load)
+ *
+ * To profile the app under this load: APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * (node flags for the app's process) and ONLY=app to skip the baseline.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
@@ -23,6 +26,8 @@ const WARMUP = 1_000;
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const HALF_LOAD_SECONDS = Number(process.env.HALF_LOAD_SECONDS ?? 8);
 const SECRET = "bench-webhook-secret";
+const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const ONLY = process.env.ONLY ?? "";
 
 interface Event {
   id: string;
@@ -72,8 +77,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(script: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+async function startProcess(script: string, env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
     cwd: projectPath(),
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ["ignore", "ignore", "pipe"],
@@ -200,23 +205,18 @@ async function main() {
     const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     const env = { DATABASE_URL: uri, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "warn", POLL_INTERVAL_SECONDS: "0" };
 
-    const appPort = await freePort();
-    const app = await startProcess("src/main.ts", { ...env, APP_ID: "1", PRIVATE_KEY: privateKey }, appPort);
-    let ours: Figures;
-    try {
-      ours = await measure(appPort, "/api/github/webhooks", 1_000_000, async () => Number((await db.query("SELECT count(*) FROM deliveries")).rows[0].count), app.pid!);
-    } finally {
-      await stopProcess(app);
+    async function run(script: string, extraEnv: Record<string, string>, nodeArgs: string[], path: string, firstRunId: number, table: string) {
+      const port = await freePort();
+      const child = await startProcess(script, { ...env, ...extraEnv }, port, nodeArgs);
+      try {
+        return await measure(port, path, firstRunId, async () => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count), child.pid!);
+      } finally {
+        await stopProcess(child);
+      }
     }
-
-    const basePort = await freePort();
-    const base = await startProcess("bench/baseline-server.ts", env, basePort);
-    let baseline: Figures;
-    try {
-      baseline = await measure(basePort, "/", 5_000_000, async () => Number((await db.query("SELECT count(*) FROM baseline_events")).rows[0].count), base.pid!);
-    } finally {
-      await stopProcess(base);
-    }
+    const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null };
+    const ours = ONLY === "baseline" ? none : await run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000, "deliveries");
+    const baseline = ONLY === "app" ? none : await run("bench/baseline-server.ts", {}, [], "/", 5_000_000, "baseline_events");
     await db.end();
 
     const lost = (f: Figures) => (f.stored === f.sent ? "none" : `${f.sent - f.stored} of ${f.sent}`);

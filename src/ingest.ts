@@ -1,6 +1,6 @@
 import type { CommonQueryMethods, DatabasePool } from "slonik";
-import { queueAlerts, type AlertingContext } from "./alerts/queue-alerts.js";
-import { ensureBuildsForJobs, upsertBuilds, type ChangedBuild } from "./db/builds.js";
+import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
+import { upsertBuilds } from "./db/builds.js";
 import { enqueueCheckRun } from "./db/check-runs.js";
 import { upsertJobs } from "./db/build-jobs.js";
 import { recordDeliveries, type Delivery } from "./db/deliveries.js";
@@ -21,26 +21,23 @@ export interface IngestResult {
 /** Stores one run or job; the delivery, when given, makes a second arrival change nothing. */
 export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<IngestResult>;
 
-/** A finished run that really changed: it needs the alert decision and a check run. */
-async function afterFinishedRun(
-  tx: CommonQueryMethods,
-  changed: ChangedBuild,
-  defaultBranch: string | null,
-  alerting: AlertingContext,
-): Promise<void> {
-  await queueAlerts(tx, changed, defaultBranch, alerting);
-  if (changed.installation_id != null && changed.commit_sha) {
-    await enqueueCheckRun(
-      tx,
-      {
-        repositoryId: changed.repository_id,
-        repository: changed.repository,
-        installationId: changed.installation_id,
-        headSha: changed.commit_sha,
-        defaultBranch,
-      },
-      alerting.now(),
-    );
+/** Finished runs that really changed: they need the alert decision and a check run. */
+async function afterFinishedRuns(tx: CommonQueryMethods, finished: FinishedBuild[], alerting: AlertingContext): Promise<void> {
+  await queueAlerts(tx, finished, alerting);
+  for (const { build, defaultBranch } of finished) {
+    if (build.installation_id != null && build.commit_sha) {
+      await enqueueCheckRun(
+        tx,
+        {
+          repositoryId: build.repository_id,
+          repository: build.repository,
+          installationId: build.installation_id,
+          headSha: build.commit_sha,
+          defaultBranch,
+        },
+        alerting.now(),
+      );
+    }
   }
 }
 
@@ -56,8 +53,8 @@ interface Pending {
  * 1. record the deliveries (those seen before are duplicates and write nothing),
  * 2. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
  *    would have found them),
- * 3. upsert the runs, then the jobs' run rows and the jobs,
- * 4. for each finished run that changed, the alert decision and the check run,
+ * 3. upsert the runs and the jobs' run rows (one statement), then the jobs,
+ * 4. for the finished runs that changed, the alert decisions and the check runs,
  * and answers every caller after the commit.
  */
 async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
@@ -89,8 +86,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
     const jobIndexes = [...jobWinner.values()];
     const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
     const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
-    const changedRuns = await upsertBuilds(tx, runs);
-    await ensureBuildsForJobs(tx, jobs);
+    const changedRuns = await upsertBuilds(tx, runs, jobs);
     const changedJobs = await upsertJobs(tx, jobs);
 
     const results: IngestResult[] = batch.map((_, i) => (isFresh[i] ? { outcome: "unchanged", buildId: null } : { outcome: "duplicate", buildId: null }));
@@ -98,15 +94,18 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
       const r = (batch[i]!.input as { record: BuildRecord }).record;
       return [`${r.repositoryId}:${r.externalId}`, i] as const;
     }));
+    const finished: FinishedBuild[] = [];
     for (const changed of changedRuns) {
       const i = byKey.get(`${changed.repository_id}:${changed.external_id}`);
       if (i === undefined) continue;
       results[i] = { outcome: "changed", buildId: changed.id };
       const record = (batch[i]!.input as { record: BuildRecord }).record;
-      if (isFinished(changed.status)) await afterFinishedRun(tx, changed, record.defaultBranch, alerting);
+      if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: record.defaultBranch });
     }
+    await afterFinishedRuns(tx, finished, alerting);
+    const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
     for (const changed of changedJobs) {
-      const i = jobIndexes.find((index) => (batch[index]!.input as { record: JobRecord }).record.id === changed.id);
+      const i = jobIndex.get(changed.id);
       if (i !== undefined) results[i] = { outcome: "changed", buildId: changed.build_id };
     }
     return results;

@@ -2,9 +2,9 @@ import type { CommonQueryMethods } from "slonik";
 import { getAlertRules } from "../db/alert-settings.js";
 import { findBrokenSlackAlert, insertAlert, type AlertChannel } from "../db/alerts.js";
 import type { ChangedBuild } from "../db/builds.js";
-import { lockBranchState, saveBranchState } from "../db/branch-states.js";
-import { decideAlert } from "../domain/alert-policy.js";
-import { routeAlert } from "../domain/alert-rules.js";
+import { branchKeyText, lockBranchStates, saveBranchStates, type BranchKey } from "../db/branch-states.js";
+import { decideAlert, type AlertDecision, type BranchState } from "../domain/alert-policy.js";
+import { routeAlert, type AlertRules } from "../domain/alert-rules.js";
 
 /** What the alert decision needs beyond the database: the environment's channels and the clock. */
 export interface AlertingContext {
@@ -17,48 +17,72 @@ export interface AlertingContext {
   sendDelayMs: number;
 }
 
+/** A finished run that really changed, with its repository's default branch (for routes). */
+export interface FinishedBuild {
+  build: ChangedBuild;
+  defaultBranch: string | null;
+}
+
 /**
- * Runs the alert policy for a build whose state really changed, inside the ingest transaction:
+ * Runs the alert policy for builds whose state really changed, inside the ingest transaction:
  * 1. skip what says nothing about a branch (unfinished, cancelled, skipped, no branch),
- * 2. lock and read the branch's state, decide, save the new state (kept for every branch: it
- *    is also the dashboard's "broken now"),
+ * 2. lock and read the branches' states (all at once), decide each run in turn (two runs of
+ *    one branch in the same batch see each other's decision), save the new states in one
+ *    statement (kept for every branch: it is also the dashboard's "broken now"),
  * 3. for a branch and workflow the rules watch, write one outbox row per channel (skipped,
  *    with the reason, when a channel is off or muted).
  */
-export async function queueAlerts(
+export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[], context: AlertingContext): Promise<void> {
+  const decidable = builds.filter(
+    ({ build }) => build.finished_at && build.branch && (build.status === "success" || build.status === "failed"),
+  );
+  if (decidable.length === 0) {
+    return;
+  }
+  const keyOf = (build: ChangedBuild): BranchKey => ({
+    repositoryId: build.repository_id,
+    workflowKey: build.workflow_id != null ? String(build.workflow_id) : `name:${build.workflow}`,
+    branch: build.branch!,
+  });
+  const states = await lockBranchStates(tx, decidable.map(({ build }) => keyOf(build)));
+  const next = new Map<string, { key: BranchKey; state: BranchState; lastBuildId: number }>();
+  let rules: AlertRules | undefined;
+  for (const { build, defaultBranch } of decidable) {
+    const key = keyOf(build);
+    const keyText = branchKeyText(key);
+    const decision = decideAlert(states.get(keyText) ?? null, {
+      buildId: build.id,
+      status: build.status,
+      runNumber: build.run_number,
+      finishedAt: build.finished_at!,
+    });
+    if (!decision) {
+      continue;
+    }
+    states.set(keyText, decision.next);
+    next.set(keyText, { key, state: decision.next, lastBuildId: build.id });
+    if (decision.alert) {
+      // Read once per batch, and only when some run has something to say.
+      rules ??= await getAlertRules(tx);
+      await queueAlert(tx, build, decision.alert, rules, defaultBranch, context);
+    }
+  }
+  await saveBranchStates(tx, [...next.values()]);
+}
+
+/** Routes one alert and writes its outbox rows. */
+async function queueAlert(
   tx: CommonQueryMethods,
   build: ChangedBuild,
+  alert: NonNullable<AlertDecision["alert"]>,
+  rules: AlertRules,
   defaultBranch: string | null,
   context: AlertingContext,
 ): Promise<void> {
-  if (!build.finished_at || !build.branch || (build.status !== "success" && build.status !== "failed")) {
-    return;
-  }
-  const key = {
-    repositoryId: build.repository_id,
-    workflowKey: build.workflow_id != null ? String(build.workflow_id) : `name:${build.workflow}`,
-    branch: build.branch,
-  };
-  const previous = await lockBranchState(tx, key);
-  const decision = decideAlert(previous, {
-    buildId: build.id,
-    status: build.status,
-    runNumber: build.run_number,
-    finishedAt: build.finished_at,
-  });
-  if (!decision) {
-    return;
-  }
-  await saveBranchState(tx, key, decision.next, build.id);
-  const alert = decision.alert;
-  if (!alert) {
-    return;
-  }
-
   const now = context.now();
   const route = routeAlert(
-    await getAlertRules(tx),
-    { repository: build.repository, workflow: build.workflow, branch: build.branch, defaultBranch },
+    rules,
+    { repository: build.repository, workflow: build.workflow, branch: build.branch!, defaultBranch },
     { email: context.email?.to ?? [], slackChannel: context.slack?.channel ?? null },
     now,
   );

@@ -7,7 +7,7 @@ import { isoText, jsonText, text } from "./values.js";
 
 /**
  * Inserts or moves forward jobs (at most one snapshot per job: pick the newest first), linked
- * to their run's row (see ensureBuildsForJobs), in one statement, notifying `build_changed` for
+ * to their run's row (see upsertBuilds), in one statement, notifying `build_changed` for
  * each that really changed. A snapshot with a lower status rank, or the same rank and no more
  * finished steps, is refused.
  * @returns the jobs that really changed.

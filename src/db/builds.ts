@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
 import { STATUSES } from "../domain/status.js";
@@ -56,15 +56,46 @@ export type ChangedBuild = z.infer<typeof changedRow>;
 export const BUILD_CHANGED_CHANNEL = "build_changed";
 
 /**
+ * Makes sure a run row exists for each job, for jobs that arrive before their run: a queued row
+ * with what the job knows, no payload and no GitHub timestamps, so the run's own events always
+ * replace it. A statement of its own would not see run rows written earlier in the same
+ * statement, hence jobs whose run is in the same batch are left to the run's own upsert.
+ */
+function placeholdersForJobs(jobs: JobRecord[]): FragmentSqlToken {
+  const rows = [...jobs].sort((a, b) => a.repositoryId - b.repositoryId || a.runId - b.runId);
+  const col = <T>(pick: (j: JobRecord) => T) => rows.map(pick);
+  return sql.fragment`
+    INSERT INTO builds (
+      provider_id, installation_id, repository_id, repository, external_id, run_attempt,
+      workflow, status, status_rank, branch, commit_sha, created_at
+    )
+    SELECT provider_id, installation_id, repository_id, repository, external_id, run_attempt,
+           workflow, 'queued', 1, branch, commit_sha, created_at::timestamptz
+    FROM unnest(
+      ${sql.array(col((j) => j.providerId), "int2")}, ${sql.array(col((j) => j.installationId), "int8")},
+      ${sql.array(col((j) => j.repositoryId), "int8")}, ${sql.array(col((j) => text(j.repository)), "text")},
+      ${sql.array(col((j) => j.runId), "int8")}, ${sql.array(col((j) => j.runAttempt), "int4")},
+      ${sql.array(col((j) => text(j.workflow)), "text")}, ${sql.array(col((j) => text(j.branch)), "text")},
+      ${sql.array(col((j) => text(j.commitSha)), "text")}, ${sql.array(col((j) => isoText(j.queuedAt)), "text")}
+    ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, workflow, branch, commit_sha, created_at)
+    ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`;
+}
+
+
+/**
  * Inserts or moves forward runs (at most one snapshot per run: pick the newest first, see
  * domain/newer.ts), in one statement for the whole batch, and notifies `build_changed` for
  * each run that really changed. The `WHERE` refuses stale data: a lower attempt, a lower status
  * rank, or a snapshot no newer than the stored one. Rows go in key order, so two replicas'
- * batches lock them in the same order.
- * @returns the rows that really changed.
+ * batches lock them in the same order. In the same statement, makes sure a run row exists for
+ * each of `jobs` whose run is not among `builds` (see {@link placeholdersForJobs}): one round
+ * trip for both.
+ * @returns the rows that really changed (placeholders are not among them).
  */
-export async function upsertBuilds(tx: CommonQueryMethods, builds: BuildRecord[]): Promise<ChangedBuild[]> {
-  if (builds.length === 0) return [];
+export async function upsertBuilds(tx: CommonQueryMethods, builds: BuildRecord[], jobs: JobRecord[] = []): Promise<ChangedBuild[]> {
+  const runKeys = new Set(builds.map((b) => `${b.providerId}:${b.repositoryId}:${b.externalId}`));
+  const orphans = jobs.filter((j) => !runKeys.has(`${j.providerId}:${j.repositoryId}:${j.runId}`));
+  if (builds.length === 0 && orphans.length === 0) return [];
   const rows = [...builds].sort((a, b) => a.repositoryId - b.repositoryId || a.externalId - b.externalId);
   const col = <T>(pick: (b: BuildRecord) => T) => rows.map(pick);
   const changed = await tx.any(sql.type(changedRow.extend({ notified: z.unknown() }))`
@@ -111,35 +142,9 @@ export async function upsertBuilds(tx: CommonQueryMethods, builds: BuildRecord[]
            OR (builds.payload IS NULL AND EXCLUDED.status_rank >= builds.status_rank)))
       RETURNING id, external_id, (xmax = 0) AS inserted, status, run_attempt, run_number, repository_id, repository, workflow_id,
         workflow, branch, finished_at, installation_id, commit_sha
-    )
+    )${orphans.length > 0 ? sql.fragment`, placeholders AS (${placeholdersForJobs(orphans)})` : sql.fragment``}
     SELECT c.*, pg_notify(${BUILD_CHANGED_CHANNEL}, c.id::text) AS notified FROM changed c`);
   return changed.map(({ notified: _notified, ...row }) => row);
-}
-
-/**
- * Makes sure a run row exists for each job, for jobs that arrive before their run: a queued row
- * with what the job knows, no payload and no GitHub timestamps, so the run's own events always
- * replace it.
- */
-export async function ensureBuildsForJobs(tx: CommonQueryMethods, jobs: JobRecord[]): Promise<void> {
-  if (jobs.length === 0) return;
-  const rows = [...jobs].sort((a, b) => a.repositoryId - b.repositoryId || a.runId - b.runId);
-  const col = <T>(pick: (j: JobRecord) => T) => rows.map(pick);
-  await tx.query(sql.unsafe`
-    INSERT INTO builds (
-      provider_id, installation_id, repository_id, repository, external_id, run_attempt,
-      workflow, status, status_rank, branch, commit_sha, created_at
-    )
-    SELECT provider_id, installation_id, repository_id, repository, external_id, run_attempt,
-           workflow, 'queued', 1, branch, commit_sha, created_at::timestamptz
-    FROM unnest(
-      ${sql.array(col((j) => j.providerId), "int2")}, ${sql.array(col((j) => j.installationId), "int8")},
-      ${sql.array(col((j) => j.repositoryId), "int8")}, ${sql.array(col((j) => text(j.repository)), "text")},
-      ${sql.array(col((j) => j.runId), "int8")}, ${sql.array(col((j) => j.runAttempt), "int4")},
-      ${sql.array(col((j) => text(j.workflow)), "text")}, ${sql.array(col((j) => text(j.branch)), "text")},
-      ${sql.array(col((j) => text(j.commitSha)), "text")}, ${sql.array(col((j) => isoText(j.queuedAt)), "text")}
-    ) AS t(provider_id, installation_id, repository_id, repository, external_id, run_attempt, workflow, branch, commit_sha, created_at)
-    ON CONFLICT ON CONSTRAINT builds_natural_key DO NOTHING`);
 }
 
 export interface BuildFilters {
