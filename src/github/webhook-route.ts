@@ -4,6 +4,12 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { WORKFLOW_EVENTS, type WorkflowEventHandler } from "./handle-workflow-event.js";
 
+/**
+ * Context key under which a workflow delivery's outcome is left for the middleware around the
+ * route (metrics): "stored" when it changed what is recorded, "ignored" otherwise.
+ */
+export const INGEST_OUTCOME = "runboardIngestOutcome";
+
 /** GitHub caps webhook payloads at 25 MB. */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
@@ -64,7 +70,8 @@ export function createWebhookRoute(deps: {
         if (WORKFLOW_EVENTS.has(name)) {
           // The volume is here, and recording it needs no GitHub client: skip the installation
           // Octokit that probot.receive builds for every event.
-          await deps.handleWorkflowEvent({ id, name, payload: payload as Record<string, unknown> }, log);
+          const result = await deps.handleWorkflowEvent({ id, name, payload: payload as Record<string, unknown> }, log);
+          c.set(INGEST_OUTCOME as never, (result?.outcome === "changed" ? "stored" : "ignored") as never);
         } else {
           await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
         }

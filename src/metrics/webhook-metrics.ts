@@ -1,49 +1,31 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 import type { MiddlewareHandler } from "hono";
-import type { WorkflowEventHandler } from "../github/handle-workflow-event.js";
+import { INGEST_OUTCOME } from "../github/webhook-route.js";
 import type { RunboardMetrics, WebhookOutcome } from "./runboard-metrics.js";
 
 /** Events the Runboard app records itself when they reach Probot (installation state). */
 const RECORDED_THROUGH_PROBOT = new Set(["installation", "installation_repositories"]);
 
-interface DeliveryState {
-  /** Set by the workflow handler: whether the delivery changed what is stored. */
-  outcome?: "stored" | "ignored";
-}
-
 /**
- * Webhook metrics without touching the webhook route: a middleware on its path counts and
- * times each delivery, and a wrapper around the workflow handler tells it, through the
- * request's async context, whether the delivery was stored or changed nothing.
+ * Webhook metrics: a middleware on the webhook path counts and times each delivery, and reads
+ * whether a workflow delivery was stored or changed nothing from what the route left in the
+ * request's context.
  */
-export function createWebhookMetrics(metrics: RunboardMetrics): {
-  middleware: MiddlewareHandler;
-  wrap(handler: WorkflowEventHandler): WorkflowEventHandler;
-} {
-  const deliveries = new AsyncLocalStorage<DeliveryState>();
+export function createWebhookMetrics(metrics: RunboardMetrics): { middleware: MiddlewareHandler } {
   return {
     middleware: async (c, next) => {
       if (c.req.method !== "POST") return next();
       const started = performance.now();
       const event = c.req.header("x-github-event");
       metrics.webhookReceived(event);
-      const state: DeliveryState = {};
-      await deliveries.run(state, next);
+      await next();
       const status = c.res.status;
+      const recorded = c.get(INGEST_OUTCOME as never) as "stored" | "ignored" | undefined;
       let outcome: WebhookOutcome;
       if (status >= 500) outcome = "failed";
       else if (status >= 400) outcome = "rejected";
-      else outcome = state.outcome ?? (event && RECORDED_THROUGH_PROBOT.has(event) ? "stored" : "ignored");
+      else outcome = recorded ?? (event && RECORDED_THROUGH_PROBOT.has(event) ? "stored" : "ignored");
       metrics.webhookHandled(event, outcome, status, (performance.now() - started) / 1000);
-    },
-    wrap(handler) {
-      return async (event, log) => {
-        const result = await handler(event, log);
-        const state = deliveries.getStore();
-        if (state) state.outcome = result?.outcome === "changed" ? "stored" : "ignored";
-        return result;
-      };
     },
   };
 }

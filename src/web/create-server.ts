@@ -88,7 +88,7 @@ export function createServer(deps: ServerDeps): Hono {
     createWebhookRoute({
       path: deps.webhookPath,
       getProbot: deps.getProbot,
-      handleWorkflowEvent: webhookMetrics ? webhookMetrics.wrap(deps.handleWorkflowEvent) : deps.handleWorkflowEvent,
+      handleWorkflowEvent: deps.handleWorkflowEvent,
       log: deps.log,
     }),
   );
