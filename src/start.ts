@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
-import { createAdaptorServer } from "@hono/node-server";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import type { DatabasePool } from "slonik";
@@ -18,6 +18,8 @@ import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
+import { createWebhookReceiver } from "./github/receive-webhook.js";
+import { createWebhookListener } from "./github/webhook-listener.js";
 import { createLiveHub } from "./web/live-hub.js";
 import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
 import { createSecretBox } from "./domain/secret-box.js";
@@ -122,7 +124,16 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     const live = createLiveHub({ connectionUri: database.connectionUri, log });
 
+    // One receiver for webhooks, served by the Node server directly and by the Hono route.
+    const receiveWebhook = createWebhookReceiver({
+      getProbot: () => holder.probot(),
+      refreshApp: () => holder.refresh(),
+      handleWorkflowEvent,
+      log,
+      metrics,
+    });
     const app = createServer({
+      receiveWebhook,
       auth,
       live,
       metrics,
@@ -156,7 +167,9 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
         slack: slack ? { client: slack, channel: config.slack.alertChannel } : null,
       },
     });
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    const server = createHttpServer(
+      createWebhookListener({ path: config.webhookPath, receive: receiveWebhook, next: getRequestListener(app.fetch), log }),
+    );
     await listen(server, config.port, config.host).catch(async (error: unknown) => {
       await live.close();
       throw error;

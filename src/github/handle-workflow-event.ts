@@ -30,11 +30,11 @@ export function createWorkflowEventHandler(deps: { ingest: Ingest }): WorkflowEv
     }
     const action = typeof payload.action === "string" ? payload.action : null;
     if ("unusable" in input) {
-      log.warn({ event: event.name, action, reason: input.unusable }, "payload ignored: nothing storable in it");
+      log.warn({ deliveryId: event.id, event: event.name, action, reason: input.unusable }, "payload ignored: nothing storable in it");
       return null;
     }
     const result = await deps.ingest(input, { id: event.id, event: event.name, action });
-    log.debug({ event: event.name, action, ...result }, "delivery ingested");
+    log.debug({ deliveryId: event.id, event: event.name, action, ...result }, "delivery ingested");
     return result;
   };
 }

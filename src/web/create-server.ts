@@ -15,12 +15,12 @@ import { createPageRoutes } from "./page-routes.js";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { createAuth, type Auth } from "./auth/create-auth.js";
 import { rateLimit, tokenOrAddress } from "./auth/rate-limit.js";
-import { createSetupRoutes, loadStoredAppBeforeWebhook, type SetupDeps } from "./setup-routes.js";
+import { createSetupRoutes, type SetupDeps } from "./setup-routes.js";
 import { viewerOf } from "./auth/access.js";
 import { createSlackApp, type SlackAppDeps } from "../slack/create-slack-app.js";
 import { createSlackLinkRoute } from "../slack/link-route.js";
 import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
-import { createWebhookMetrics } from "../metrics/webhook-metrics.js";
+import { createWebhookReceiver, type WebhookReceiver } from "../github/receive-webhook.js";
 import { createMetricsRoute } from "./metrics-route.js";
 
 export interface ServerDeps {
@@ -48,6 +48,21 @@ export interface ServerDeps {
   slackBot?: Pick<SlackAppDeps, "signingSecret" | "botToken" | "alertChannel" | "apiUrl" | "slack">;
   /** Webhook counters and `GET /metrics`; without it neither is served. */
   metrics?: RunboardMetrics;
+  /** The webhook receiver, when the caller also serves it outside Hono; default: built from these deps. */
+  receiveWebhook?: WebhookReceiver;
+}
+
+/** The webhook receiver these server deps describe (the app, its handler, metrics, stored apps). */
+function createServerWebhookReceiver(
+  deps: Pick<ServerDeps, "getProbot" | "handleWorkflowEvent" | "log" | "metrics" | "setup">,
+): WebhookReceiver {
+  return createWebhookReceiver({
+    getProbot: deps.getProbot,
+    refreshApp: deps.setup ? () => deps.setup!.holder.refresh() : undefined,
+    handleWorkflowEvent: deps.handleWorkflowEvent,
+    log: deps.log,
+    metrics: deps.metrics,
+  });
 }
 
 const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };
@@ -78,20 +93,7 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
 
-  // Counted here, around the route, from the request's arrival to its response.
-  const webhookMetrics = deps.metrics ? createWebhookMetrics(deps.metrics) : null;
-  if (webhookMetrics) app.use(deps.webhookPath, webhookMetrics.middleware);
-  if (deps.setup) app.use(deps.webhookPath, loadStoredAppBeforeWebhook(deps.setup.holder));
-
-  app.route(
-    "/",
-    createWebhookRoute({
-      path: deps.webhookPath,
-      getProbot: deps.getProbot,
-      handleWorkflowEvent: deps.handleWorkflowEvent,
-      log: deps.log,
-    }),
-  );
+  app.route("/", createWebhookRoute({ path: deps.webhookPath, receive: deps.receiveWebhook ?? createServerWebhookReceiver(deps) }));
   // Everything after this line knows who is asking (see auth/access.ts).
   const auth =
     deps.auth ??

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { html } from "hono/html";
@@ -54,17 +54,6 @@ function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/**
- * While no app is loaded, a webhook first looks for one stored by another replica (a cheap read,
- * and only until an app exists), so every replica serves the app registered on any of them.
- */
-export function loadStoredAppBeforeWebhook(holder: Pick<GithubAppHolder, "probot" | "refresh">): MiddlewareHandler {
-  return async (_c, next) => {
-    if (!holder.probot()) await holder.refresh();
-    await next();
-  };
 }
 
 /**

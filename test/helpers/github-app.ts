@@ -10,6 +10,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createProbot } from "../../src/github/create-probot.js";
 import { createWorkflowEventHandler } from "../../src/github/handle-workflow-event.js";
 import { createRunboardApp } from "../../src/github/runboard-app.js";
+import { createWebhookReceiver, type WebhookReceiver } from "../../src/github/receive-webhook.js";
 import { createServer, type ServerDeps } from "../../src/web/create-server.js";
 
 export const WEBHOOK_SECRET = "test-webhook-secret-8f3a";
@@ -58,8 +59,8 @@ export interface TestServerOptions {
   slackBot?: ServerDeps["slackBot"];
 }
 
-/** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
-export async function createTestServer(pool: DatabasePool, options: TestServerOptions = {}): Promise<Hono> {
+/** The GitHub App's parts as `start()` builds them: the webhook handler and Probot. */
+async function createTestGithubApp(pool: DatabasePool, options: TestServerOptions) {
   const config = testConfig();
   const now = options.now ?? (() => new Date());
   const ingest = createIngest({ pool, alerting: { email: null, slack: null, now, sendDelayMs: 0, ...options.alerting } });
@@ -69,6 +70,18 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     probot = createProbot(config.github!, silentLog, TestOctokit);
     await probot.load(createRunboardApp({ handleWorkflowEvent, pool, now }));
   }
+  return { config, now, handleWorkflowEvent, probot };
+}
+
+/** The webhook receiver of a test server, to serve outside Hono as `start()` does. */
+export async function createTestWebhookReceiver(pool: DatabasePool, options: TestServerOptions = {}): Promise<WebhookReceiver> {
+  const { handleWorkflowEvent, probot } = await createTestGithubApp(pool, options);
+  return createWebhookReceiver({ getProbot: () => probot, handleWorkflowEvent, log: silentLog });
+}
+
+/** The real server (webhooks, API, pages) on a test database, with a configured GitHub App. */
+export async function createTestServer(pool: DatabasePool, options: TestServerOptions = {}): Promise<Hono> {
+  const { config, now, handleWorkflowEvent, probot } = await createTestGithubApp(pool, options);
   return createServer({
     pool,
     log: silentLog,
