@@ -1,9 +1,7 @@
-import type { CommonQueryMethods, DatabasePool } from "slonik";
+import type { DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
-import { upsertBuilds } from "./db/builds.js";
-import { enqueueCheckRun } from "./db/check-runs.js";
-import { upsertJobs } from "./db/build-jobs.js";
-import { recordDeliveries, type Delivery } from "./db/deliveries.js";
+import type { Delivery } from "./db/deliveries.js";
+import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
 import { isFinished } from "./domain/status.js";
@@ -21,26 +19,6 @@ export interface IngestResult {
 /** Stores one run or job; the delivery, when given, makes a second arrival change nothing. */
 export type Ingest = (input: IngestInput, delivery?: Delivery) => Promise<IngestResult>;
 
-/** Finished runs that really changed: they need the alert decision and a check run. */
-async function afterFinishedRuns(tx: CommonQueryMethods, finished: FinishedBuild[], alerting: AlertingContext): Promise<void> {
-  await queueAlerts(tx, finished, alerting);
-  for (const { build, defaultBranch } of finished) {
-    if (build.installation_id != null && build.commit_sha) {
-      await enqueueCheckRun(
-        tx,
-        {
-          repositoryId: build.repository_id,
-          repository: build.repository,
-          installationId: build.installation_id,
-          headSha: build.commit_sha,
-          defaultBranch,
-        },
-        alerting.now(),
-      );
-    }
-  }
-}
-
 interface Pending {
   input: IngestInput;
   delivery: Delivery | null;
@@ -49,64 +27,64 @@ interface Pending {
 }
 
 /**
- * Writes a batch of events (often just one) in one transaction, one statement per table:
- * 1. record the deliveries (those seen before are duplicates and write nothing),
- * 2. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
- *    would have found them),
- * 3. upsert the runs and the jobs' run rows (one statement), then the jobs,
- * 4. for the finished runs that changed, the alert decisions and the check runs,
- * and answers every caller after the commit.
+ * Writes a batch of events (often just one) and answers every caller after the commit:
+ * 1. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
+ *    would have found them; a redelivery carries data already written, so it never wins
+ *    over fresh data it would not also have lost to in the database),
+ * 2. write deliveries, runs, jobs and check runs in one statement (see db/write-batch.ts),
+ * 3. for the finished runs that changed, the alert decisions,
+ * all in one transaction. An event whose delivery was seen before is a duplicate.
  */
 async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
+  const runWinner = new Map<string, number>();
+  const jobWinner = new Map<number, number>();
+  batch.forEach((p, i) => {
+    if (p.input.kind === "run") {
+      const key = `${p.input.record.providerId}:${p.input.record.repositoryId}:${p.input.record.externalId}`;
+      const current = runWinner.get(key);
+      if (current === undefined || isNewerRun(p.input.record, (batch[current]!.input as { record: BuildRecord }).record)) runWinner.set(key, i);
+    } else {
+      const current = jobWinner.get(p.input.record.id);
+      if (current === undefined || isNewerJob(p.input.record, (batch[current]!.input as { record: JobRecord }).record)) jobWinner.set(p.input.record.id, i);
+    }
+  });
+  const runIndexes = [...runWinner.values()];
+  const jobIndexes = [...jobWinner.values()];
+  const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
+  const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
+  const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
+
   return pool.transaction(async (tx) => {
-    const fresh = await recordDeliveries(tx, batch.flatMap((p) => (p.delivery ? [p.delivery] : [])));
+    const written = await writeBatch(tx, { deliveries, runs, jobs, now: alerting.now() });
+
+    // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
     const claimed = new Set<string>();
-    const isFresh = batch.map((p) => {
-      if (!p.delivery) return true;
-      if (!fresh.has(p.delivery.id) || claimed.has(p.delivery.id)) return false;
+    const results: IngestResult[] = batch.map((p) => {
+      if (!p.delivery) return { outcome: "unchanged", buildId: null };
+      if (!written.fresh.has(p.delivery.id) || claimed.has(p.delivery.id)) return { outcome: "duplicate", buildId: null };
       claimed.add(p.delivery.id);
-      return true;
+      return { outcome: "unchanged", buildId: null };
     });
-
-    const runWinner = new Map<string, number>();
-    const jobWinner = new Map<number, number>();
-    batch.forEach((p, i) => {
-      if (!isFresh[i]) return;
-      if (p.input.kind === "run") {
-        const key = `${p.input.record.providerId}:${p.input.record.repositoryId}:${p.input.record.externalId}`;
-        const current = runWinner.get(key);
-        if (current === undefined || isNewerRun(p.input.record, (batch[current]!.input as { record: BuildRecord }).record)) runWinner.set(key, i);
-      } else {
-        const current = jobWinner.get(p.input.record.id);
-        if (current === undefined || isNewerJob(p.input.record, (batch[current]!.input as { record: JobRecord }).record)) jobWinner.set(p.input.record.id, i);
-      }
-    });
-
-    const runIndexes = [...runWinner.values()];
-    const jobIndexes = [...jobWinner.values()];
-    const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
-    const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
-    const changedRuns = await upsertBuilds(tx, runs, jobs);
-    const changedJobs = await upsertJobs(tx, jobs);
-
-    const results: IngestResult[] = batch.map((_, i) => (isFresh[i] ? { outcome: "unchanged", buildId: null } : { outcome: "duplicate", buildId: null }));
+    const changedAt = (i: number, buildId: number) => {
+      if (results[i]!.outcome !== "duplicate") results[i] = { outcome: "changed", buildId };
+    };
     const byKey = new Map(runIndexes.map((i) => {
       const r = (batch[i]!.input as { record: BuildRecord }).record;
       return [`${r.repositoryId}:${r.externalId}`, i] as const;
     }));
     const finished: FinishedBuild[] = [];
-    for (const changed of changedRuns) {
+    for (const changed of written.changedRuns) {
       const i = byKey.get(`${changed.repository_id}:${changed.external_id}`);
       if (i === undefined) continue;
-      results[i] = { outcome: "changed", buildId: changed.id };
+      changedAt(i, changed.id);
       const record = (batch[i]!.input as { record: BuildRecord }).record;
       if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: record.defaultBranch });
     }
-    await afterFinishedRuns(tx, finished, alerting);
+    await queueAlerts(tx, finished, alerting);
     const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
-    for (const changed of changedJobs) {
+    for (const changed of written.changedJobs) {
       const i = jobIndex.get(changed.id);
-      if (i !== undefined) results[i] = { outcome: "changed", buildId: changed.build_id };
+      if (i !== undefined) changedAt(i, changed.build_id);
     }
     return results;
   });

@@ -2,36 +2,6 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { timestamp } from "./values.js";
 
-export interface CheckRunTarget {
-  repositoryId: number;
-  repository: string;
-  installationId: number;
-  headSha: string;
-  defaultBranch: string | null;
-}
-
-/**
- * Asks for the commit's check run to be written (again): one row per commit, so several
- * workflows finishing on one commit coalesce into one pending write. Called in the ingest
- * transaction of a run that finished.
- */
-export async function enqueueCheckRun(connection: CommonQueryMethods, target: CheckRunTarget, now: Date): Promise<void> {
-  await connection.query(sql.unsafe`
-    INSERT INTO check_runs (repository_id, head_sha, repository, installation_id, default_branch, status, next_attempt_at)
-    VALUES (${target.repositoryId}, ${target.headSha}, ${target.repository}, ${target.installationId},
-            ${target.defaultBranch}, 'pending', ${sql.timestamp(now)})
-    ON CONFLICT (repository_id, head_sha) DO UPDATE SET
-      status = 'pending',
-      attempts = 0,
-      last_error = NULL,
-      repository = EXCLUDED.repository,
-      installation_id = EXCLUDED.installation_id,
-      default_branch = coalesce(EXCLUDED.default_branch, check_runs.default_branch),
-      -- a write already waiting keeps its turn (retries keep their backoff)
-      next_attempt_at = CASE WHEN check_runs.status = 'pending' THEN check_runs.next_attempt_at ELSE EXCLUDED.next_attempt_at END,
-      updated_at = now()`);
-}
-
 const dueRow = z.object({
   repository_id: z.number(),
   head_sha: z.string(),
