@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { isFinished, statusRank, toStatus, type Status } from "./status.js";
 
 /** GitHub Actions' row in the providers table. */
