@@ -215,7 +215,8 @@ async function exchangeCode(deps: SetupDeps, code: string): Promise<Exchange> {
       signal: AbortSignal.timeout(CONVERSION_TIMEOUT_MS),
     });
   } catch (error) {
-    deps.log.warn({ err: error, url }, "GitHub manifest conversion failed: check that this server reaches the GitHub API");
+    // The URL carries GitHub's one-time code, good for the app's credentials: never logged.
+    deps.log.warn({ err: error, githubApi: deps.githubApiBaseUrl }, "GitHub manifest conversion failed: check that this server reaches the GitHub API");
     return { kind: "unavailable" };
   }
   if (response.status >= 500 || response.status === 429) {

@@ -13,6 +13,9 @@ import { createRunboardApp } from "../../src/github/runboard-app.js";
 import { createIngest } from "../../src/ingest.js";
 import { createServer } from "../../src/web/create-server.js";
 import { projectPath } from "../../src/project-path.js";
+import { Writable } from "node:stream";
+import type { Logger } from "pino";
+import { createLogger } from "../../src/logger.js";
 import { deliver, silentLog, TestOctokit, testPrivateKey, WEBHOOK_SECRET } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
@@ -48,7 +51,7 @@ interface Replica {
 }
 
 /** One Runboard process on `db`, as start() wires it: its own holder, loaded at start. */
-async function replica(db: TestDatabase, env: Record<string, string> = {}): Promise<Replica> {
+async function replica(db: TestDatabase, env: Record<string, string> = {}, log: Logger = silentLog): Promise<Replica> {
   const config = loadConfig({ LOG_LEVEL: "silent", BASE_URL, SECRET_KEY, ...env });
   const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => new Date(), sendDelayMs: 0 } });
   const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
@@ -73,7 +76,7 @@ async function replica(db: TestDatabase, env: Record<string, string> = {}): Prom
     alerts: { baseUrl: config.baseUrl, email: null, slack: null },
     setup: {
       holder,
-      log: silentLog,
+      log,
       baseUrl: config.baseUrl,
       webhookPath: config.webhookPath,
       githubWebUrl: config.githubWebUrl,
@@ -262,6 +265,26 @@ describe("Connect to GitHub (app manifest flow)", () => {
     expect((await callback(app, { code: "fresh", state: setup.cookie! }, setup.cookie)).status).toBe(303);
     expect(github.isDone()).toBe(true);
     expect(await storedRows(db)).toHaveLength(1);
+  });
+
+  it("never logs GitHub's one-time code when the exchange cannot reach GitHub", async () => {
+    const db = await database();
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const { app } = await replica(db, {}, createLogger("debug", stream as never));
+    const setup = await openSetup(app);
+    const code = "one-time-code-5b7e2c";
+    nock("https://api.github.com").post(`/app-manifests/${code}/conversions`).replyWithError("connect ECONNREFUSED");
+    const down = await callback(app, { code, state: setup.cookie! }, setup.cookie);
+    expect(down.status).toBe(502);
+    const logged = lines.join("");
+    expect(logged).toContain("GitHub manifest conversion failed");
+    expect(logged).not.toContain(code);
   });
 
   it("registers on a GitHub Enterprise host, for an organization", async () => {
