@@ -78,8 +78,9 @@ export function renderStats(
             .join("\n")}`,
     ),
   ];
-  const query = options.repository ? `?repository=${encodeURIComponent(options.repository)}` : "";
-  blocks.push({ type: "actions", elements: [dashboardButton(`${options.baseUrl}/${query}`)] });
+  // One repository: its builds page (the overview shows every repository).
+  const path = options.repository ? `/builds?repository=${encodeURIComponent(options.repository)}` : "/";
+  blocks.push({ type: "actions", elements: [dashboardButton(`${options.baseUrl}${path}`)] });
   return { response_type: "ephemeral", text: escapeSlack(title), blocks };
 }
 
