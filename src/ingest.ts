@@ -1,4 +1,4 @@
-import type { DatabasePool } from "slonik";
+import type { CommonQueryMethods, DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
 import { writeBatch } from "./db/write-batch.js";
@@ -33,7 +33,8 @@ interface Pending {
  *    over fresh data it would not also have lost to in the database),
  * 2. write deliveries, runs, jobs and check runs in one statement (see db/write-batch.ts),
  * 3. for the finished runs that changed, the alert decisions,
- * all in one transaction. An event whose delivery was seen before is a duplicate.
+ * all in one transaction (or in the statement alone when no run in the batch passed or failed).
+ * An event whose delivery was seen before is a duplicate.
  */
 async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
   const runWinner = new Map<string, number>();
@@ -54,7 +55,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
   const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
 
-  return pool.transaction(async (tx) => {
+  const write = async (tx: CommonQueryMethods): Promise<IngestResult[]> => {
     const written = await writeBatch(tx, { deliveries, runs, jobs, now: alerting.now() });
 
     // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
@@ -87,7 +88,11 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
       if (i !== undefined) changedAt(i, changed.build_id);
     }
     return results;
-  });
+  };
+  // Without a run that passed or failed there is no alert to decide, and the one statement needs
+  // no transaction around it: two round trips fewer.
+  const decides = runs.some((r) => r.status === "success" || r.status === "failed");
+  return decides ? pool.transaction(write) : write(pool);
 }
 
 /** Events waiting while a batch is written: at most this many go into the next one. */
