@@ -45,6 +45,11 @@ export async function createPool(connectionUri: string, options: PoolOptions = {
   ];
   return createSlonikPool(connectionUri, {
     captureStackTrace: options.captureStackTrace ?? false,
+    // slonik's default sends DISCARD ALL each time a connection goes back to the pool: a round
+    // trip per query, and it throws away the plans PostgreSQL keeps for PL/pgSQL functions
+    // (runboard_write_batch). Nothing here leaves session state on a pooled connection: LISTEN,
+    // session advisory locks and migrations each use a connection of their own.
+    resetConnection: async () => {},
     maximumPoolSize: options.maximumPoolSize ?? 10,
     interceptors: [resultParserInterceptor],
     typeParsers,
