@@ -6,7 +6,7 @@
  * `@octokit/webhooks-examples`. Prints events per second, the ratio, p50/p99 time to 2xx at half
  * of each one's maximum rate, the app's peak memory, and checks that every event was stored.
  *
- *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 to change the load)
+ *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 ROUNDS=3 to change the load)
  *
  * To profile the app under this load: APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
  * (node flags for the app's process) and ONLY=app to skip the baseline.
@@ -28,6 +28,8 @@ const HALF_LOAD_SECONDS = Number(process.env.HALF_LOAD_SECONDS ?? 8);
 const SECRET = "bench-webhook-secret";
 const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const ONLY = process.env.ONLY ?? "";
+/** Rounds of both servers, in alternating order; the figures are each one's median. */
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 interface Event {
   id: string;
@@ -198,6 +200,24 @@ async function measure(port: number, path: string, firstRunId: number, count: ()
   return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid) };
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** One server's figures over the rounds: medians, events summed, the highest peak memory. */
+function combine(rounds: Figures[]): Figures {
+  return {
+    rate: median(rounds.map((f) => f.rate)),
+    p50: median(rounds.map((f) => f.p50)),
+    p99: median(rounds.map((f) => f.p99)),
+    stored: rounds.reduce((sum, f) => sum + f.stored, 0),
+    sent: rounds.reduce((sum, f) => sum + f.sent, 0),
+    memory: Math.max(...rounds.map((f) => f.memory ?? NaN)),
+  };
+}
+
 async function main() {
   await withBenchDatabase("ingest", async (uri) => {
     const db = new pg.Client({ connectionString: uri });
@@ -208,15 +228,33 @@ async function main() {
     async function run(script: string, extraEnv: Record<string, string>, nodeArgs: string[], path: string, firstRunId: number, table: string) {
       const port = await freePort();
       const child = await startProcess(script, { ...env, ...extraEnv }, port, nodeArgs);
+      const count = async () => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
       try {
-        return await measure(port, path, firstRunId, async () => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count), child.pid!);
+        const before = await count();
+        const figures = await measure(port, path, firstRunId, count, child.pid!);
+        return { ...figures, stored: figures.stored - before };
       } finally {
         await stopProcess(child);
       }
     }
     const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null };
-    const ours = ONLY === "baseline" ? none : await run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000, "deliveries");
-    const baseline = ONLY === "app" ? none : await run("bench/baseline-server.ts", {}, [], "/", 5_000_000, "baseline_events");
+    const perRun = WARMUP + EVENTS + 20_000;
+    const app = (round: number) =>
+      run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000 + round * perRun, "deliveries");
+    const bare = (round: number) => run("bench/baseline-server.ts", {}, [], "/", 50_000_000 + round * perRun, "baseline_events");
+    const oursRounds: Figures[] = [];
+    const baselineRounds: Figures[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternating which goes first, so a machine that drifts during the run favours neither.
+      const order = round % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
+      for (const side of order) {
+        if (side === "app" && ONLY !== "baseline") oursRounds.push(await app(round));
+        if (side === "baseline" && ONLY !== "app") baselineRounds.push(await bare(round));
+      }
+    }
+    const ours = oursRounds.length ? combine(oursRounds) : none;
+    const baseline = baselineRounds.length ? combine(baselineRounds) : none;
+    const ratios = oursRounds.map((f, i) => (baselineRounds[i] ? (f.rate / baselineRounds[i]!.rate).toFixed(2) : "–"));
     await db.end();
 
     const lost = (f: Figures) => (f.stored === f.sent ? "none" : `${f.sent - f.stored} of ${f.sent}`);
@@ -226,6 +264,8 @@ async function main() {
 ${EVENTS.toLocaleString("en")} signed deliveries (after ${WARMUP.toLocaleString("en")} to warm up) from a separate process over loopback,
 ${CONCURRENCY} at a time; then ${HALF_LOAD_SECONDS} s at half of each server's own maximum rate, open loop.
 Deliveries: per run, requested, in progress, two completed jobs and completed, from \`@octokit/webhooks-examples\`.
+${ROUNDS} rounds of both, in alternating order, into one database; each figure is the median of the rounds
+(ratio of each round: ${ratios.join(", ")}), events lost are summed, memory is the highest peak.
 
 ${table(
   ["", "Runboard", "Baseline (HMAC + one INSERT)", "Runboard / baseline", "Target"],
