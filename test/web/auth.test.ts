@@ -5,7 +5,7 @@ import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSecretBox } from "../../src/domain/secret-box.js";
-import { createAuth } from "../../src/web/auth/create-auth.js";
+import { INVALID_TOKENS_PER_MINUTE, LOGINS_PER_MINUTE, createAuth } from "../../src/web/auth/create-auth.js";
 import { createLiveHub, type LiveHub } from "../../src/web/live-hub.js";
 import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
 import { runPayload, type SeedRun } from "../helpers/seed-builds.js";
@@ -195,6 +195,39 @@ describe("login, installation access, API tokens and CSRF", () => {
     const operator = await get("/api/builds", { authorization: `Bearer ${API_TOKEN}` });
     expect(operator.status).toBe(200);
     expect(((await operator.json()) as { total: number }).total).toBe(2);
+  });
+
+  it("limits invalid bearer tokens and logins per address, and lets the address try again after the window", async () => {
+    let clock = new Date("2026-12-01T12:00:00Z");
+    const limited = await createTestServer(db.pool, {
+      now: () => clock,
+      auth: createAuth({
+        pool: db.pool,
+        log: silentLog,
+        now: () => clock,
+        baseUrl: BASE_URL,
+        webhookPath: "/api/github/webhooks",
+        apiToken: API_TOKEN,
+        secretKey: SECRET_KEY,
+        secretBox: createSecretBox(SECRET_KEY, "runboard user tokens"),
+        endpoints: { webUrl: WEB, apiUrl: API },
+        getOAuthClient: () => ({ clientId: "Iv1.client", clientSecret: "client-secret" }),
+      }),
+    });
+    const api = (token: string) => limited.request("/api/builds", { headers: { authorization: `Bearer ${token}` } });
+    // A guesser changes the token every time: the limit is the address's.
+    for (let i = 0; i < INVALID_TOKENS_PER_MINUTE; i++) expect((await api(`guess-${i}`)).status).toBe(401);
+    const blocked = await api(API_TOKEN);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(Number(blocked.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    clock = new Date(clock.getTime() + 61_000);
+    expect((await api(API_TOKEN)).status).toBe(200);
+
+    for (let i = 0; i < LOGINS_PER_MINUTE; i++) expect((await limited.request("/login")).status).not.toBe(429);
+    const tooMany = await limited.request("/login");
+    expect(tooMany.status).toBe(429);
+    expect(tooMany.headers.get("retry-after")).toMatch(/^\d+$/);
   });
 
   it("lets a user create a token scoped to their installations, stored hashed, and revoke it", async () => {

@@ -22,7 +22,13 @@ import {
   type GithubEndpoints,
   type OAuthClient,
 } from "./github-oauth.js";
-import { clientAddress, rateLimit } from "./rate-limit.js";
+import { clientAddress, failureLimit, rateLimit } from "./rate-limit.js";
+
+/** Invalid bearer tokens an address may send in a minute before it must wait. */
+export const INVALID_TOKENS_PER_MINUTE = 30;
+
+/** Login attempts an address may start in a minute. */
+export const LOGINS_PER_MINUTE = 30;
 
 const SESSION_COOKIE = "runboard_session";
 const LOGIN_COOKIE = "runboard_login";
@@ -158,14 +164,25 @@ export function createAuth(deps: AuthDeps): Auth {
     };
   };
 
+  // Invalid bearer tokens per address: the API's own limit counts per token, which a guesser
+  // changes every time.
+  const tokenGuesses = failureLimit({ windowMs: 60_000, max: INVALID_TOKENS_PER_MINUTE, now: () => deps.now().getTime() });
+
   const middleware: MiddlewareHandler = async (c, next) => {
     const path = c.req.path;
     if (isPublic(path, deps.webhookPath)) return next();
     const authorization = c.req.header("authorization");
     let access: Access | null = null;
     if (authorization) {
+      const address = clientAddress(c);
+      const wait = tokenGuesses.retryAfter(address);
+      if (wait !== null) {
+        c.header("retry-after", String(wait));
+        return c.json({ error: "too many invalid tokens from this address: try again after Retry-After seconds" }, 429);
+      }
       access = await bearerAccess(authorization);
       if (!access) {
+        tokenGuesses.fail(address);
         c.header("www-authenticate", 'Bearer realm="runboard"');
         return c.json({ error: "the bearer token is not valid (revoked, or never issued here)" }, 401);
       }
@@ -218,7 +235,7 @@ export function createAuth(deps: AuthDeps): Auth {
   };
 
   const routes = new Hono();
-  const loginLimit = rateLimit({ windowMs: 60_000, max: 30, key: (c) => `login:${clientAddress(c)}` });
+  const loginLimit = rateLimit({ windowMs: 60_000, max: LOGINS_PER_MINUTE, key: (c) => `login:${clientAddress(c)}` });
   const page = (c: Context, node: Child, status: 200 | 400 | 404 = 200) => c.html(html`<!DOCTYPE html>${node}`, status);
   const nonceOf = (c: Context) => (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
 

@@ -50,3 +50,32 @@ export function rateLimit(options: {
     await next();
   };
 }
+
+/**
+ * Counts failures (such as invalid bearer tokens) per key in a fixed window. Once a key has
+ * failed `max` times, it is refused until the window ends, whatever it sends: a guesser who
+ * varies the token each time still meets the limit of its address.
+ */
+export function failureLimit(options: { windowMs: number; max: number; now: () => number }) {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  const current = (key: string) => {
+    const window = windows.get(key);
+    return window && window.resetAt > options.now() ? window : null;
+  };
+  return {
+    /** Seconds until `key` may try again, or null while it is under the limit. */
+    retryAfter(key: string): number | null {
+      const window = current(key);
+      return window && window.count >= options.max ? Math.ceil((window.resetAt - options.now()) / 1000) : null;
+    },
+    fail(key: string): void {
+      const at = options.now();
+      if (windows.size > 10_000) {
+        for (const [k, w] of windows) if (w.resetAt <= at) windows.delete(k);
+      }
+      const window = current(key) ?? { count: 0, resetAt: at + options.windowMs };
+      window.count += 1;
+      windows.set(key, window);
+    },
+  };
+}
