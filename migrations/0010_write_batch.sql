@@ -11,17 +11,21 @@
 --    jobs may arrive first; the run's own events replace it,
 -- 4. upsert the jobs, linked to a run row from step 2 or 3 (through RETURNING: the parts of one
 --    statement share a snapshot) or stored before; a lower status rank, or the same rank and no
---    more finished steps, is refused,
+--    more finished steps, is refused. A job whose run row was committed by another transaction
+--    after the statement began is written by a second statement, which sees it,
 -- 5. queue the check run of each commit one of whose runs finished (one row per commit),
 -- 6. notify build_changed with the id of every run that changed and every job's run.
 -- Rows are written in key order, so two batches written at once lock them in the same order.
 -- Returns one row per recorded delivery, changed run (its columns as JSON) and changed job.
-CREATE FUNCTION runboard_write_batch(p_deliveries jsonb, p_runs jsonb, p_jobs jsonb, p_now timestamptz)
+CREATE FUNCTION runboard_write_batch(p_deliveries jsonb, p_runs jsonb, p_jobs jsonb, p_now timestamptz, p_retry boolean DEFAULT false)
 RETURNS TABLE (kind text, delivery_id text, job_id bigint, build_id bigint, run jsonb)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
+DECLARE
+  r record;
+  v_unlinked bigint[] := '{}';
 BEGIN
-  RETURN QUERY
+  FOR r IN
   WITH
   fresh AS (
     INSERT INTO deliveries (id, event, action)
@@ -93,19 +97,23 @@ BEGIN
     UNION ALL
     SELECT p.id, p.provider_id, p.repository_id, p.external_id FROM placeholders p
   ),
+  linked AS (
+    SELECT j.*, coalesce(ri.id, sb.id) AS run_row_id
+    FROM jobs j
+    LEFT JOIN run_ids ri ON ri.provider_id = j.provider_id AND ri.repository_id = j.repository_id AND ri.external_id = j.run_id
+    LEFT JOIN builds sb ON sb.provider_id = j.provider_id AND sb.repository_id = j.repository_id AND sb.external_id = j.run_id
+  ),
   jobs_changed AS (
     INSERT INTO build_jobs AS bj (
       id, build_id, run_attempt, name, status, status_rank, progress, raw_status, conclusion,
       runner_labels, runner_name, runner_group, steps, failed_step, url, queued_at, started_at,
       completed_at, payload
     )
-    SELECT j.id, coalesce(ri.id, sb.id), j.run_attempt, j.name, j.status, j.status_rank, j.progress, j.raw_status,
+    SELECT j.id, j.run_row_id, j.run_attempt, j.name, j.status, j.status_rank, j.progress, j.raw_status,
            j.conclusion, coalesce(j.runner_labels, '{}'), j.runner_name, j.runner_group, coalesce(j.steps, '[]'),
            j.failed_step, j.url, j.queued_at, j.started_at, j.completed_at, j.payload
-    FROM jobs j
-    LEFT JOIN run_ids ri ON ri.provider_id = j.provider_id AND ri.repository_id = j.repository_id AND ri.external_id = j.run_id
-    LEFT JOIN builds sb ON sb.provider_id = j.provider_id AND sb.repository_id = j.repository_id AND sb.external_id = j.run_id
-    WHERE coalesce(ri.id, sb.id) IS NOT NULL
+    FROM linked j
+    WHERE j.run_row_id IS NOT NULL
     ORDER BY j.id
     ON CONFLICT (id) DO UPDATE SET
       name = EXCLUDED.name, status = EXCLUDED.status, status_rank = EXCLUDED.status_rank,
@@ -125,7 +133,7 @@ BEGIN
            c.repository_id, c.commit_sha, c.repository, c.installation_id, r.default_branch, 'pending', p_now
     FROM changed c
     JOIN runs r ON r.provider_id = c.provider_id AND r.repository_id = c.repository_id AND r.external_id = c.external_id
-    WHERE c.status IN ('success', 'failed', 'cancelled', 'skipped') AND c.installation_id IS NOT NULL AND c.commit_sha IS NOT NULL
+    WHERE c.status IN ('success', 'failed', 'cancelled', 'skipped') AND c.installation_id IS NOT NULL AND c.commit_sha <> ''
     ORDER BY c.repository_id, c.commit_sha, r.default_branch NULLS LAST
     ON CONFLICT (repository_id, head_sha) DO UPDATE SET
       status = 'pending',
@@ -142,13 +150,32 @@ BEGIN
     SELECT pg_notify('build_changed', n.id::text) FROM (
       SELECT c.id FROM changed c UNION SELECT jc.build_id FROM jobs_changed jc) AS n
   )
-  SELECT 'delivery'::text, f.id, NULL::bigint, NULL::bigint, NULL::jsonb FROM fresh f
+  SELECT 'delivery'::text AS kind, f.id AS delivery_id, NULL::bigint AS job_id, NULL::bigint AS build_id, NULL::jsonb AS run FROM fresh f
   UNION ALL
   SELECT 'run', NULL, NULL, c.id, to_jsonb(c) - 'provider_id' FROM changed c
   UNION ALL
   SELECT 'job', NULL, jc.id, jc.build_id, NULL FROM jobs_changed jc
   UNION ALL
+  SELECT 'unlinked', NULL, l.id, NULL, NULL FROM linked l WHERE l.run_row_id IS NULL
+  UNION ALL
   -- Never a row: reading the notifications is what sends them.
-  SELECT 'none', NULL, NULL, NULL, NULL FROM (SELECT count(*) AS n FROM notified) nn WHERE nn.n < 0;
+  SELECT 'none', NULL, NULL, NULL, NULL FROM (SELECT count(*) AS n FROM notified) nn WHERE nn.n < 0
+  LOOP
+    IF r.kind = 'unlinked' THEN
+      v_unlinked := v_unlinked || r.job_id;
+    ELSE
+      kind := r.kind; delivery_id := r.delivery_id; job_id := r.job_id; build_id := r.build_id; run := r.run;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+  -- A job whose run row another transaction committed after this statement began: the
+  -- placeholder met that row, but the statement's snapshot cannot see it. A new statement can.
+  IF cardinality(v_unlinked) > 0 THEN
+    IF p_retry THEN
+      RAISE EXCEPTION 'jobs % found no run row', v_unlinked;
+    END IF;
+    RETURN QUERY SELECT * FROM runboard_write_batch(
+      '[]', '[]', (SELECT jsonb_agg(e) FROM jsonb_array_elements(p_jobs) e WHERE (e->>'id')::bigint = ANY (v_unlinked)), p_now, true);
+  END IF;
 END
 $$;

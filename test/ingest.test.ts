@@ -1,3 +1,4 @@
+import pg from "pg";
 import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -68,5 +69,29 @@ describe("ingest under concurrent load (batched writes)", () => {
     // The bad event's delivery was not recorded: GitHub's redelivery can still store it.
     const deliveries = await db.pool.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT id FROM deliveries ORDER BY 1`);
     expect(deliveries).toEqual(["ok-2", "ok-4"]);
+  });
+
+  it("links a job to a run row another writer commits while the job's statement runs", async () => {
+    // Another replica holds a new row for run 77, not yet committed.
+    const other = new pg.Client({ connectionString: db.connectionUri });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(
+        `INSERT INTO builds (provider_id, repository_id, repository, external_id, run_attempt, workflow, status, status_rank)
+         VALUES (1, $1, 'acme/api', 77, 1, 'CI', 'running', 2)`,
+        [job({ id: 77 }).repositoryId],
+      );
+      // The job's statement starts now (its snapshot cannot see the row), then waits on that row.
+      const stored = ingest({ kind: "job", record: job({ id: 77 }) }, { id: "j77", event: "workflow_job", action: "completed" });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query("COMMIT");
+      expect(await stored).toMatchObject({ outcome: "changed" });
+    } finally {
+      await other.end();
+    }
+    const linked = await db.pool.any(sql.type(z.object({ external_id: z.number(), jobs: z.number() }))`
+      SELECT b.external_id, count(j.id)::int AS jobs FROM builds b LEFT JOIN build_jobs j ON j.build_id = b.id GROUP BY b.external_id`);
+    expect(linked).toEqual([{ external_id: 77, jobs: 1 }]);
   });
 });

@@ -87,7 +87,9 @@ export function createWebhookReceiver(deps: {
       body = await request.readBody();
     } catch (error) {
       if (error instanceof BodyTooLargeError) return answer(event, started, 413, { error: error.message });
-      throw error;
+      // The sender went away mid-body (or the stream broke): nothing was stored; GitHub retries.
+      log.debug({ err: error, deliveryId: id, event: name }, "webhook body could not be read");
+      return answer(event, started, 400, { error: "the body could not be read" });
     }
     if (!(await probot.webhooks.verify(body, request.header("x-hub-signature-256")!).catch(() => false))) {
       log.warn({ deliveryId: id, event: name }, "webhook signature does not match: verify that WEBHOOK_SECRET matches the app's webhook secret on GitHub");

@@ -14,6 +14,8 @@ const ANSWER_HEADERS = {
 function readCapped(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     if (Number(request.headers["content-length"] ?? 0) > MAX_WEBHOOK_BODY_BYTES) return reject(new BodyTooLargeError());
+    // Gone while the receiver was busy before reading (looking for a stored app, say).
+    if (request.destroyed) return reject(new Error("the request was closed before its body was read"));
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -29,6 +31,9 @@ function readCapped(request: IncomingMessage): Promise<string> {
     request.on("data", onData);
     request.once("end", () => resolve(Buffer.concat(chunks, size).toString("utf8")));
     request.once("error", reject);
+    request.once("close", () => {
+      if (!request.complete) reject(new Error("the request was closed before its body ended"));
+    });
   });
 }
 
