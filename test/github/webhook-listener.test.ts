@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import http, { type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { sign } from "@octokit/webhooks-methods";
 import { getRequestListener } from "@hono/node-server";
 import { sql } from "slonik";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createWebhookListener } from "../../src/github/webhook-listener.js";
-import { MAX_WEBHOOK_BODY_BYTES } from "../../src/github/receive-webhook.js";
+import { MAX_WEBHOOK_BODY_BYTES, type WebhookAnswer, type WebhookReceiver } from "../../src/github/receive-webhook.js";
 import { createTestServer, createTestWebhookReceiver, silentLog, WEBHOOK_SECRET } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
@@ -49,6 +49,8 @@ describe("webhooks served by the Node server directly", () => {
   let db: TestDatabase;
   let server: Server;
   let port: number;
+  /** What the receiver answered, in order (a sender that went away never reads it). */
+  const answers: Array<WebhookAnswer | Error> = [];
 
   const stored = () =>
     db.pool.one(sql.type(z.object({ builds: z.number(), deliveries: z.number() }))`
@@ -57,7 +59,18 @@ describe("webhooks served by the Node server directly", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     const app = await createTestServer(db.pool);
-    const receive = await createTestWebhookReceiver(db.pool);
+    const real = await createTestWebhookReceiver(db.pool);
+    const receive: WebhookReceiver = (request) =>
+      real(request).then(
+        (answer) => {
+          answers.push(answer);
+          return answer;
+        },
+        (error: Error) => {
+          answers.push(error);
+          throw error;
+        },
+      );
     server = http.createServer(createWebhookListener({ path: "/api/github/webhooks", receive, next: getRequestListener(app.fetch), log: silentLog }));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     port = (server.address() as AddressInfo).port;
@@ -67,6 +80,7 @@ describe("webhooks served by the Node server directly", () => {
     await db.drop();
   });
   beforeEach(async () => {
+    answers.length = 0;
     await db.pool.query(sql.unsafe`TRUNCATE builds, build_jobs, deliveries CASCADE`);
   });
 
@@ -120,6 +134,28 @@ describe("webhooks served by the Node server directly", () => {
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.body)).toEqual({ error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
     expect(await stored()).toEqual({ builds: 0, deliveries: 0 });
+  });
+
+  it("answers a sender that goes away mid-body with a 400 of its own, stores nothing, and serves the next", async () => {
+    const body = JSON.stringify(runExample.payload);
+    const headers = await signedHeaders(body);
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(
+      `POST /api/github/webhooks HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${body.length}\r\n` +
+        Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("") +
+        `\r\n${body.slice(0, 100)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const started = Date.now();
+    while (answers.length === 0 && Date.now() - started < 2_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(answers).toEqual([{ status: 400, body: { error: "the body could not be read" } }]);
+    expect(await stored()).toEqual({ builds: 0, deliveries: 0 });
+
+    const next = await request(port, { headers: await signedHeaders(body), body });
+    expect(next.status).toBe(200);
+    expect(await stored()).toEqual({ builds: 1, deliveries: 1 });
   });
 
   it("passes every other request to the Hono app", async () => {
