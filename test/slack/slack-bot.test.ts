@@ -133,6 +133,8 @@ describe("Slack bot on /slack/events", () => {
     }
     throw new Error(`no answer at ${path}`);
   }
+  /** The buttons of an answer's actions blocks. */
+  const actionButtons = (call: SlackCall): unknown[] => call.body.blocks.flatMap((b: any) => (b.type === "actions" ? b.elements : []));
   const blocksText = (call: SlackCall) => JSON.stringify(call.body.blocks ?? call.body.text);
   const buildId = async (externalId: number) =>
     db.pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM builds WHERE external_id = ${externalId}`);
@@ -190,7 +192,7 @@ describe("Slack bot on /slack/events", () => {
       const repoText = blocksText(repoAnswer);
       expect(repoText).toContain("acme/web · Deploy");
       expect(repoText).not.toContain("acme/api");
-      const buttons = repoAnswer.body.blocks.flatMap((b: any) => (b.type === "actions" ? b.elements : []));
+      const buttons = actionButtons(repoAnswer);
       expect(buttons).toContainEqual(
         expect.objectContaining({ action_id: "open_dashboard", text: expect.objectContaining({ text: "Open in dashboard" }), url: "http://runboard.test/builds?repository=acme%2Fweb" }),
       );
@@ -246,7 +248,7 @@ describe("Slack bot on /slack/events", () => {
         expect(text).toContain("*Flakiest workflows*");
         // Decided runs: 9101 failed, 9102 and 9103 passed; 9102 is the flaky one.
         expect(text).toContain("acme/flaky · E2E: 33.3% flaky (1 of 3 runs)");
-        const buttons = answer.body.blocks.flatMap((b: any) => (b.type === "actions" ? b.elements : []));
+        const buttons = actionButtons(answer);
         expect(buttons).toContainEqual(expect.objectContaining({ action_id: "open_dashboard", url: "http://runboard.test/builds?repository=acme%2Fflaky" }));
 
         const none = command("stats acme/web");

@@ -53,6 +53,21 @@ describe("login, installation access, API tokens and CSRF", () => {
   let csrfToken: string;
   let live: LiveHub;
 
+  /** Login, tokens and CSRF as configured for these tests, on `now`'s clock. */
+  const testAuth = (now: () => Date) =>
+    createAuth({
+      pool: db.pool,
+      log: silentLog,
+      now,
+      baseUrl: BASE_URL,
+      webhookPath: "/api/github/webhooks",
+      apiToken: API_TOKEN,
+      secretKey: SECRET_KEY,
+      secretBox: createSecretBox(SECRET_KEY, "runboard user tokens"),
+      endpoints: { webUrl: WEB, apiUrl: API },
+      getOAuthClient: () => ({ clientId: "Iv1.client", clientSecret: "client-secret" }),
+    });
+
   beforeAll(async () => {
     nock.disableNetConnect();
     db = await createTestDatabase();
@@ -61,18 +76,7 @@ describe("login, installation access, API tokens and CSRF", () => {
     app = await createTestServer(db.pool, {
       now,
       live,
-      auth: createAuth({
-        pool: db.pool,
-        log: silentLog,
-        now,
-        baseUrl: BASE_URL,
-        webhookPath: "/api/github/webhooks",
-        apiToken: API_TOKEN,
-        secretKey: SECRET_KEY,
-        secretBox: createSecretBox(SECRET_KEY, "runboard user tokens"),
-        endpoints: { webUrl: WEB, apiUrl: API },
-        getOAuthClient: () => ({ clientId: "Iv1.client", clientSecret: "client-secret" }),
-      }),
+      auth: testAuth(now),
     });
     for (const [run, installation] of [
       [seed(9001, "acme/web"), INSTALLATION_A],
@@ -201,18 +205,7 @@ describe("login, installation access, API tokens and CSRF", () => {
     let clock = new Date("2026-12-01T12:00:00Z");
     const limited = await createTestServer(db.pool, {
       now: () => clock,
-      auth: createAuth({
-        pool: db.pool,
-        log: silentLog,
-        now: () => clock,
-        baseUrl: BASE_URL,
-        webhookPath: "/api/github/webhooks",
-        apiToken: API_TOKEN,
-        secretKey: SECRET_KEY,
-        secretBox: createSecretBox(SECRET_KEY, "runboard user tokens"),
-        endpoints: { webUrl: WEB, apiUrl: API },
-        getOAuthClient: () => ({ clientId: "Iv1.client", clientSecret: "client-secret" }),
-      }),
+      auth: testAuth(() => clock),
     });
     const api = (token: string) => limited.request("/api/builds", { headers: { authorization: `Bearer ${token}` } });
     // A guesser changes the token every time: the limit is the address's.
