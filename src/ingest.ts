@@ -1,4 +1,4 @@
-import type { CommonQueryMethods, DatabasePool } from "slonik";
+import { BackendTerminatedError, ConnectionError, type CommonQueryMethods, type DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
 import { writeBatch } from "./db/write-batch.js";
@@ -99,15 +99,60 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
 const MAX_BATCH = 100;
 
 /**
+ * A batch that met a lock it could not take within the write function's lock_timeout (2 s) is
+ * tried again whole after this pause, for as long as WRITE_DEADLINE_MS allows since it began:
+ * the delivery is answered within a few seconds either way.
+ */
+const LOCK_RETRY_PAUSE_MS = 200;
+const WRITE_DEADLINE_MS = 4_000;
+
+/** The database could not take the write in time (a held lock, an outage): answer 503, the sender may try again. */
+export class WriteUnavailableError extends Error {
+  override name = "WriteUnavailableError";
+}
+
+/** PostgreSQL's lock_not_available (a lock_timeout ran out), anywhere in the error's causes. */
+function isLockTimeout(error: unknown): boolean {
+  for (let e: unknown = error; typeof e === "object" && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "55P03") return true;
+  }
+  return false;
+}
+
+/**
  * The one write path for runs and jobs, from webhooks and the poller alike. Calls that arrive
  * while a batch is being written wait and go together into the next one (group commit): one
  * transaction and one statement per table for many events, instead of several round trips
  * each. A lone call is written at once, as a batch of one. When a batch fails as a whole,
- * each of its events is written on its own, so one bad event fails only its own delivery.
+ * each of its events is written on its own, so one bad event fails only its own delivery; a
+ * batch that waits on a lock is retried whole, and answered WriteUnavailableError within
+ * about WRITE_DEADLINE_MS when the lock stays held.
  */
 export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
   let queue: Pending[] = [];
   let writing = false;
+
+  /**
+   * Writes a batch, trying it again whole while it only meets lock time-outs; a batch that
+   * cannot get its locks by the deadline fails with WriteUnavailableError.
+   */
+  async function writeInTime(batch: Pending[]): Promise<IngestResult[]> {
+    const deadline = Date.now() + WRITE_DEADLINE_MS;
+    for (;;) {
+      try {
+        return await ingestBatch(deps.pool, deps.alerting, batch);
+      } catch (error) {
+        if (error instanceof ConnectionError || error instanceof BackendTerminatedError) {
+          throw new WriteUnavailableError("the database is unreachable; try again", { cause: error });
+        }
+        if (!isLockTimeout(error)) throw error;
+        if (Date.now() + LOCK_RETRY_PAUSE_MS >= deadline) {
+          throw new WriteUnavailableError("the database held a lock the write needs for too long; try again", { cause: error });
+        }
+        await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_PAUSE_MS));
+      }
+    }
+  }
 
   async function drain() {
     writing = true;
@@ -116,15 +161,17 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(MAX_BATCH);
         try {
-          const results = await ingestBatch(deps.pool, deps.alerting, batch);
+          const results = await writeInTime(batch);
           batch.forEach((p, i) => p.resolve(results[i]!));
         } catch (error) {
-          if (batch.length === 1) {
-            batch[0]!.reject(error);
+          // Waiting longer would hold every later event too; splitting would multiply the wait.
+          if (batch.length === 1 || error instanceof WriteUnavailableError) {
+            for (const p of batch) p.reject(error);
             continue;
           }
+          // Another failure: one of the events may be at fault; each alone fails only itself.
           for (const p of batch) {
-            await ingestBatch(deps.pool, deps.alerting, [p]).then(([result]) => p.resolve(result!), p.reject);
+            await writeInTime([p]).then(([result]) => p.resolve(result!), p.reject);
           }
         }
       }

@@ -1,14 +1,16 @@
 import type { Logger } from "pino";
-import type { CommonQueryMethods, DatabasePool } from "slonik";
-import { claimDueAlert, markAlertAttemptFailed, markAlertSent, postponeAlert, type DueAlert } from "../db/alerts.js";
+import type { DatabasePool } from "slonik";
+import { ALERTS_OUTBOX, getAlertToSend, type DueAlert } from "../db/alerts.js";
 import { getBuild } from "../db/builds.js";
-import { alertContent } from "./alert-content.js";
-import type { EmailSender } from "./email-sender.js";
-import { renderEmail } from "./render-email.js";
+import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { findSlackUserForLogin } from "../db/slack-links.js";
+import { createOutboxWorker } from "../outbox-worker.js";
+import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
+import { alertContent } from "./alert-content.js";
+import { EMAIL_SEND_DEADLINE_MS, type EmailSender } from "./email-sender.js";
+import { renderEmail } from "./render-email.js";
 import { renderSlack } from "./render-slack.js";
-import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
-import { SlackRateLimitedError, type SlackClient } from "./slack-client.js";
+import { SLACK_CALL_DEADLINE_MS, SlackRateLimitedError, isSlackTimeout, type SlackClient } from "./slack-client.js";
 
 export type { RetryPolicy };
 
@@ -17,13 +19,20 @@ export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 30_000, maxDelayMs: 30 
 /** A Slack reply waits this long at a time for the message it threads under. */
 const PARENT_WAIT_MS = 2_000;
 
+/**
+ * How long a claimed alert is this worker's. An email is one send under its deadline (45 s);
+ * a Slack alert is at most three calls of 10 s (the channel's id, the look for a post whose
+ * answer was lost, the post). Two minutes covers either with room for a slow database.
+ */
+export const ALERT_LEASE_MS = 2 * 60_000;
+
 export type AlertWorker = RepeatingWorker;
 
 /**
- * Delivers the outbox. Each row is sent inside the transaction that locked it, so a crash
- * before the commit leaves it pending for another try and no two workers hold it at once.
- * A failed attempt is retried with exponential backoff (Slack's Retry-After when it gives
- * one) and ends as `failed`, with its last error, after `maxAttempts`.
+ * Delivers the alerts outbox (db/outbox.ts): each due row is claimed with a lease, sent with no
+ * transaction open, and its outcome recorded after. A failed attempt is retried with
+ * exponential backoff (Slack's Retry-After when it gives one) and ends as `failed`, with its
+ * last error, after `maxAttempts`.
  */
 export function createAlertWorker(deps: {
   pool: DatabasePool;
@@ -34,12 +43,18 @@ export function createAlertWorker(deps: {
   now: () => Date;
   intervalMs?: number;
   retry?: RetryPolicy;
+  leaseMs?: number;
 }): AlertWorker {
   const retry = deps.retry ?? DEFAULT_RETRY;
   const log = deps.log.child({ worker: "alerts" });
+  const outbox = createOutbox(deps.pool, { ...ALERTS_OUTBOX, leaseMs: deps.leaseMs ?? ALERT_LEASE_MS });
+  // Keep the deadlines under the lease, or a slow send could be taken over while it runs.
+  if (EMAIL_SEND_DEADLINE_MS >= ALERT_LEASE_MS || 3 * SLACK_CALL_DEADLINE_MS >= ALERT_LEASE_MS) {
+    throw new Error("alert lease shorter than its sends' deadlines");
+  }
 
-  async function send(tx: CommonQueryMethods, alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
-    const build = alert.build_id == null ? null : await getBuild(tx, alert.build_id);
+  async function deliver(alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
+    const build = alert.build_id == null ? null : await getBuild(deps.pool, alert.build_id);
     const content = alertContent(alert.kind, build, alert.details, deps.baseUrl);
     if (alert.channel === "email") {
       if (!deps.email) throw new Error("email not configured (SMTP_URL)");
@@ -51,41 +66,48 @@ export function createAlertWorker(deps: {
     const posted = await deps.slack.postMessage({
       channel: threaded ? alert.parent_slack_channel_id! : alert.target[0]!,
       ...renderSlack(content, {
-        triggeredBySlackUserId: build?.triggered_by ? await findSlackUserForLogin(tx, build.triggered_by) : null,
+        triggeredBySlackUserId: build?.triggered_by ? await findSlackUserForLogin(deps.pool, build.triggered_by) : null,
       }),
       ...(threaded ? { thread_ts: alert.parent_slack_ts!, reply_broadcast: alert.kind === "fixed" } : {}),
     });
     return { ts: posted.ts, channelId: posted.channel };
   }
 
-  /** Handles one due row; false when none is due. */
-  async function handleOne(): Promise<boolean> {
-    return deps.pool.transaction(async (tx) => {
-      const alert = await claimDueAlert(tx, deps.now());
-      if (!alert) return false;
-      if (alert.parent_status === "pending") {
-        await postponeAlert(tx, alert.id, new Date(deps.now().getTime() + PARENT_WAIT_MS));
-        return true;
-      }
-      try {
-        await markAlertSent(tx, alert.id, await send(tx, alert));
-        log.info({ alertId: alert.id, kind: alert.kind, channel: alert.channel }, "alert sent");
-      } catch (error) {
-        const attempts = alert.attempts + 1;
-        const retryAt =
-          error instanceof SlackRateLimitedError
-            ? new Date(deps.now().getTime() + error.retryAfterSeconds * 1000)
-            : nextAttemptAt(retry, attempts, deps.now());
-        const message = error instanceof Error ? error.message : String(error);
-        await markAlertAttemptFailed(tx, alert.id, message, retryAt);
-        log.warn(
-          { alertId: alert.id, channel: alert.channel, attempts, retryAt, err: message },
-          retryAt ? "alert not sent; will retry" : "alert not sent; giving up: check the channel's configuration",
-        );
-      }
-      return true;
-    });
+  async function send(claim: Claim<{ id: number }>): Promise<SendOutcome> {
+    const now = deps.now();
+    const alert = await getAlertToSend(deps.pool, claim.key.id);
+    if (!alert) return { kind: "failed", error: "alert row not found" };
+    if (alert.parent_status === "pending") {
+      return { kind: "retry", at: new Date(now.getTime() + PARENT_WAIT_MS), countAttempt: false };
+    }
+    try {
+      const slack = await deliver(alert);
+      log.info({ alertId: alert.id, kind: alert.kind, channel: alert.channel }, "alert sent");
+      return { kind: "done", set: { slack_ts: slack?.ts ?? null, slack_channel_id: slack?.channelId ?? null } };
+    } catch (error) {
+      const attempts = claim.attempts + 1;
+      const retryAt =
+        error instanceof SlackRateLimitedError
+          ? new Date(deps.now().getTime() + error.retryAfterSeconds * 1000)
+          : nextAttemptAt(retry, attempts, deps.now());
+      const message = error instanceof Error ? error.message : String(error);
+      log.warn(
+        { alertId: alert.id, channel: alert.channel, attempts, retryAt, err: message },
+        retryAt ? "alert not sent; will retry" : "alert not sent; giving up: check the channel's configuration",
+      );
+      if (!retryAt) return { kind: "failed", error: message };
+      // A time-out may come after the message left: the next try looks before posting again.
+      return { kind: "retry", at: retryAt, error: message, inDoubt: isSlackTimeout(error) };
+    }
   }
 
-  return createRepeatingWorker({ log, intervalMs: deps.intervalMs ?? 1_000, maxPerPass: 500, handleOne });
+  return createOutboxWorker({
+    outbox,
+    log,
+    now: deps.now,
+    intervalMs: deps.intervalMs ?? 1_000,
+    maxPerPass: 500,
+    retry,
+    send,
+  });
 }

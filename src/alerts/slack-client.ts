@@ -17,6 +17,14 @@ export class SlackApiError extends Error {
   }
 }
 
+/** Every Slack Web API call fails after this long without an answer. */
+export const SLACK_CALL_DEADLINE_MS = 10_000;
+
+/** Whether a call failed for want of an answer: the request may have arrived all the same. */
+export function isSlackTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+}
+
 export interface PostMessage {
   channel: string;
   text: string;
@@ -43,7 +51,7 @@ export function createSlackClient(options: { token: string; apiUrl: string; time
       method: "POST",
       headers: { authorization: `Bearer ${options.token}`, "content-type": "application/json; charset=utf-8" },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(options.timeoutMs ?? SLACK_CALL_DEADLINE_MS),
     });
     if (response.status === 429) {
       const seconds = Number(response.headers.get("retry-after"));

@@ -63,49 +63,16 @@ const dueAlert = z.object({
 });
 export type DueAlert = z.infer<typeof dueAlert>;
 
-/**
- * Takes the next due alert, locked until the transaction ends; other workers skip it
- * (`FOR UPDATE SKIP LOCKED`), so several replicas never send one row twice.
- */
-export async function claimDueAlert(tx: CommonQueryMethods, now: Date): Promise<DueAlert | null> {
-  return tx.maybeOne(sql.type(dueAlert)`
+/** The alerts outbox: claims return the row's id (see db/outbox.ts). */
+export const ALERTS_OUTBOX = { table: "alerts", key: z.object({ id: z.number() }), doneStatus: "sent" } as const;
+
+/** What a worker needs to send an alert it claimed, with the message it replies to. */
+export async function getAlertToSend(connection: CommonQueryMethods, id: number): Promise<DueAlert | null> {
+  return connection.maybeOne(sql.type(dueAlert)`
     SELECT a.id, a.build_id, a.kind, a.channel, a.target, a.attempts, a.details, a.parent_alert_id,
            p.status AS parent_status, p.slack_ts AS parent_slack_ts, p.slack_channel_id AS parent_slack_channel_id
     FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_alert_id
-    WHERE a.status = 'pending' AND a.next_attempt_at <= ${sql.timestamp(now)}
-    ORDER BY a.next_attempt_at, a.id
-    LIMIT 1
-    FOR UPDATE OF a SKIP LOCKED`);
-}
-
-export async function markAlertSent(
-  tx: CommonQueryMethods,
-  id: number,
-  slack: { ts: string; channelId: string } | null,
-): Promise<void> {
-  await tx.query(sql.unsafe`
-    UPDATE alerts SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now(), last_error = NULL,
-      slack_ts = ${slack?.ts ?? null}, slack_channel_id = ${slack?.channelId ?? null}
-    WHERE id = ${id}`);
-}
-
-/** Records a failed attempt: tried again at `retryAt`, or given up on when `retryAt` is null. */
-export async function markAlertAttemptFailed(
-  tx: CommonQueryMethods,
-  id: number,
-  error: string,
-  retryAt: Date | null,
-): Promise<void> {
-  await tx.query(sql.unsafe`
-    UPDATE alerts SET attempts = attempts + 1, last_error = ${error.slice(0, 2000)}, updated_at = now(),
-      status = ${retryAt ? "pending" : "failed"},
-      next_attempt_at = coalesce(${timestamp(retryAt)}, next_attempt_at)
-    WHERE id = ${id}`);
-}
-
-/** Puts an alert back without counting an attempt (it waits for the message it replies to). */
-export async function postponeAlert(tx: CommonQueryMethods, id: number, until: Date): Promise<void> {
-  await tx.query(sql.unsafe`UPDATE alerts SET next_attempt_at = ${sql.timestamp(until)}, updated_at = now() WHERE id = ${id}`);
+    WHERE a.id = ${id}`);
 }
 
 export const alertHistorySchema = z.object({

@@ -9,6 +9,19 @@ import { projectPath } from "../project-path.js";
 const MIGRATION_LOCK_KEY = 7_262_001;
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
+/**
+ * Checksums, besides the file's own, that a landed migration may be recorded with. Keep this
+ * short: every entry is a migration that was edited after it landed, which the rule forbids.
+ *
+ * 0010_write_batch.sql was edited after it landed (6449625 created it with a 4-parameter
+ * function, 04db315 changed it to 5 parameters), and both versions were on main, so databases
+ * exist migrated with either. 0011_outbox_leases.sql drops both signatures and creates the
+ * current function, so a database recorded with the first version upgrades to the same schema.
+ */
+const EARLIER_CHECKSUMS: ReadonlyMap<number, readonly string[]> = new Map([
+  [10, ["0040596dbb39bf64dc4dc056656e8c263c1f4221698080a75ac3d94b01ab33fc"]],
+]);
+
 export interface MigrationFile {
   id: number;
   name: string;
@@ -64,6 +77,11 @@ export async function migrate(options: { connectionUri: string; log: Logger; dir
       const file = migrations.find((m) => m.id === row.id);
       if (!file) {
         log.warn({ migration: row.name }, "the database has a migration this version does not know; is an older version running?");
+      } else if (EARLIER_CHECKSUMS.get(row.id)?.includes(row.checksum)) {
+        // The record is left as it is, not rewritten to the current checksum: it keeps saying
+        // which version of the file ran, and a build from between the two versions still finds
+        // the checksum it expects there.
+        log.debug({ migration: row.name }, "migration recorded with an earlier landed version of its file; accepted");
       } else if (file.checksum !== row.checksum) {
         throw new Error(
           `migration ${file.name} was changed after it was applied; migrations are forward only: restore the file and add a new one`,

@@ -2,16 +2,17 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { CommonQueryMethods, DatabasePool } from "slonik";
 import {
-  claimDueCheckRun,
+  CHECK_RUNS_OUTBOX,
   clearMissingPermission,
-  markCheckRunDone,
-  markCheckRunFailed,
-  postponeCheckRun,
+  getCheckRunToSend,
   recordMissingPermission,
   type DueCheckRun,
 } from "../db/check-runs.js";
 import { getCommitHealth } from "../db/commit-health.js";
-import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
+import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
+import { createOutboxWorker } from "../outbox-worker.js";
+import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
+import { GITHUB_CALL_DEADLINE_MS, GITHUB_IN_PLACE_WAIT_SECONDS } from "./create-probot.js";
 import { checkRunConclusion, type ConclusionMode } from "./check-run-conclusion.js";
 import { renderCheckRunSummary } from "./check-run-summary.js";
 
@@ -25,6 +26,18 @@ const PERMISSION_RETRY_MS = 60 * 60_000;
 
 /** GitHub asks to wait at least a minute after a secondary rate limit without Retry-After. */
 const RATE_LIMIT_WAIT_MS = 60_000;
+
+/**
+ * How long a claimed commit is this worker's. A write makes at most five GitHub calls (the
+ * installation token, update the remembered run, find by name, update it, create), each under
+ * a deadline of GITHUB_CALL_DEADLINE_MS (10 s) and retried in place at most once after about a
+ * second, with a rate-limit wait in place of at most GITHUB_IN_PLACE_WAIT_SECONDS (3 s) and two
+ * write spacings of a second: 5 x (2 x 10 + 1 + 3) + 2 = 122 s. Three minutes covers it.
+ */
+export const CHECK_RUN_LEASE_MS = 3 * 60_000;
+if (5 * (2 * GITHUB_CALL_DEADLINE_MS + 1_000 + GITHUB_IN_PLACE_WAIT_SECONDS * 1000) + 2_000 >= CHECK_RUN_LEASE_MS) {
+  throw new Error("check-run lease shorter than its calls' deadlines");
+}
 
 export type CheckRunPublisher = RepeatingWorker;
 
@@ -57,15 +70,16 @@ function rateLimitedUntil(error: HttpError, now: Date): Date | null {
 /**
  * Writes the "Runboard" check run of each commit whose runs finished: the remembered id is
  * updated; without one (or when it is gone) the run is found by name on the ref and updated,
- * else created. Rows are handled inside the transaction that locked them (`FOR UPDATE SKIP
- * LOCKED`), so replicas never write one twice. A create is never retried in place (Octokit's
+ * else created. Rows come from the check-runs outbox (db/outbox.ts): claimed with a lease,
+ * written with no transaction open, the outcome recorded after; a commit whose runs changed
+ * during the write is written again at once. A create is never retried in place (Octokit's
  * retry plugin would repeat a POST that may have succeeded): the row's next try looks on the
  * ref first and finds what an ambiguous failure made. A 5xx or a network error is retried
  * with backoff; a rate limit waits as long as GitHub says, for the whole installation. Writes
  * are spaced at least `minIntervalMs` apart, as GitHub asks of content-creating requests.
  * An installation without `checks: write` is logged once and left alone for an hour at a
  * time; its rows wait, and nothing else is affected. With no GitHub App configured
- * (`getProbot()` is null) rows stay pending.
+ * (`getProbot()` is null) rows stay pending and unclaimed.
  * @param conclusion `neutral` (default): information, never a merge blocker; `auto`: failure
  *   when a workflow failed, success when all passed.
  */
@@ -80,6 +94,7 @@ export function createCheckRunPublisher(deps: {
   intervalMs?: number;
   retry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
+  leaseMs?: number;
 }): CheckRunPublisher {
   const retry = deps.retry ?? { baseDelayMs: 30_000, maxDelayMs: 30 * 60_000, maxAttempts: 10 };
   const conclusionMode = deps.conclusion ?? "neutral";
@@ -160,62 +175,64 @@ export function createCheckRunPublisher(deps: {
     return Number(created.data.id);
   }
 
-  /** Records a failed attempt: the permission, a rate limit, a transient error, or one to give up on. */
-  async function failed(tx: CommonQueryMethods, row: DueCheckRun, error: HttpError, now: Date): Promise<void> {
+  /** The outcome of a failed attempt: the permission, a rate limit, a transient error, or one to give up on. */
+  async function failed(row: DueCheckRun, attempts: number, error: HttpError, now: Date): Promise<SendOutcome> {
     const status = error.status;
     const message = error.message ?? String(error);
     if (isMissingPermission(error)) {
       const retryAt = new Date(now.getTime() + PERMISSION_RETRY_MS);
-      if (await recordMissingPermission(tx, row.installation_id, now, retryAt)) {
+      if (await recordMissingPermission(deps.pool, row.installation_id, now, retryAt)) {
         log.warn(
           { installationId: row.installation_id, repository: row.repository },
           "cannot write check runs: the GitHub App lacks the Checks permission. Give the app Checks: read & write in its settings on GitHub, then accept the new permissions on the installation",
         );
       }
-      await markCheckRunFailed(tx, row, "missing permission checks: write", retryAt);
-      return;
+      return { kind: "retry", at: retryAt, error: "missing permission checks: write" };
     }
     const limitedUntil = rateLimitedUntil(error, now);
     if (limitedUntil) {
       pausedUntil.set(row.installation_id, limitedUntil);
-      await postponeCheckRun(tx, row, limitedUntil);
       log.warn({ installationId: row.installation_id, until: limitedUntil.toISOString() }, "GitHub rate limit: check runs of this installation wait");
-      return;
+      return { kind: "retry", at: limitedUntil, error: message, countAttempt: false };
     }
-    const attempts = row.attempts + 1;
     const transient = status === undefined || status >= 500;
     const retryAt = transient ? nextAttemptAt(retry, attempts, now) : null;
-    await markCheckRunFailed(tx, row, message, retryAt);
     log.warn({ repository: row.repository, headSha: row.head_sha, status, attempts, err: message }, retryAt ? "check run not written; will retry" : "check run not written; giving up");
+    return retryAt ? { kind: "retry", at: retryAt, error: message } : { kind: "failed", error: message };
   }
 
-  async function handleOne(): Promise<boolean> {
+  async function send(claim: Claim<{ repository_id: number; head_sha: string }>): Promise<SendOutcome> {
+    const now = deps.now();
     const probot = deps.getProbot();
-    if (!probot) return false;
-    return deps.pool.transaction(async (tx) => {
-      const now = deps.now();
-      const row = await claimDueCheckRun(tx, now);
-      if (!row) return false;
-      const waits = [row.permission_retry_after, pausedUntil.get(row.installation_id)].filter((t): t is Date => t != null && t > now);
-      if (waits.length > 0) {
-        await postponeCheckRun(tx, row, new Date(Math.max(...waits.map((t) => t.getTime()))));
-        return true;
-      }
-      pausedUntil.delete(row.installation_id);
-      const checkRun = await content(tx, row);
-      let id: number;
-      try {
-        id = await publish(await probot.auth(row.installation_id), row, checkRun);
-      } catch (error) {
-        // Only GitHub calls are in here: whatever they throw is that attempt's failure.
-        await failed(tx, row, typeof error === "object" && error !== null ? (error as HttpError) : { message: String(error) }, now);
-        return true;
-      }
-      await markCheckRunDone(tx, row, id);
-      if (row.permission_retry_after) await clearMissingPermission(tx, row.installation_id);
-      return true;
-    });
+    // Removed since the claim: the row waits for the app to be connected again.
+    if (!probot) return { kind: "retry", at: new Date(now.getTime() + 60_000), countAttempt: false };
+    const row = await getCheckRunToSend(deps.pool, claim.key);
+    if (!row) return { kind: "failed", error: "check run row not found" };
+    const waits = [row.permission_retry_after, pausedUntil.get(row.installation_id)].filter((t): t is Date => t != null && t > now);
+    if (waits.length > 0) {
+      return { kind: "retry", at: new Date(Math.max(...waits.map((t) => t.getTime()))), countAttempt: false };
+    }
+    pausedUntil.delete(row.installation_id);
+    const checkRun = await content(deps.pool, row);
+    let id: number;
+    try {
+      id = await publish(await probot.auth(row.installation_id), row, checkRun);
+    } catch (error) {
+      // Only GitHub calls are in here: whatever they throw is that attempt's failure.
+      return failed(row, claim.attempts + 1, typeof error === "object" && error !== null ? (error as HttpError) : { message: String(error) }, now);
+    }
+    if (row.permission_retry_after) await clearMissingPermission(deps.pool, row.installation_id);
+    return { kind: "done", set: { check_run_id: id } };
   }
 
-  return createRepeatingWorker({ log, intervalMs: deps.intervalMs ?? 2_000, maxPerPass: 200, handleOne });
+  return createOutboxWorker({
+    outbox: createOutbox(deps.pool, { ...CHECK_RUNS_OUTBOX, leaseMs: deps.leaseMs ?? CHECK_RUN_LEASE_MS }),
+    log,
+    now: deps.now,
+    intervalMs: deps.intervalMs ?? 2_000,
+    maxPerPass: 200,
+    retry,
+    ready: () => deps.getProbot() !== null,
+    send,
+  });
 }

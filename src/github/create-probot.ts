@@ -2,11 +2,60 @@ import { Probot, ProbotOctokit } from "probot";
 import type { Logger } from "pino";
 import type { GithubAppConfig } from "../config.js";
 
+/** Every GitHub request (installation tokens included) fails after this long without an answer. */
+export const GITHUB_CALL_DEADLINE_MS = 10_000;
+
 /**
- * A Probot instance for the registered GitHub App, with the project's logger.
- * @param Octokit tests pass `ProbotOctokit.defaults(...)` with retries and throttling off.
+ * A rate limit that asks for a longer wait than this is not waited out in place: the request
+ * fails, and the worker gives its row back with GitHub's time (a sleep in place would outlast
+ * the row's lease, and hold up every other row behind it).
  */
-export function createProbot(github: GithubAppConfig, log: Logger, Octokit: typeof ProbotOctokit = ProbotOctokit): Probot {
+export const GITHUB_IN_PLACE_WAIT_SECONDS = 3;
+
+/**
+ * `fetch` with a deadline of its own for each request. Octokit has no time-out option, and one
+ * signal in its defaults would expire once, for every later request too.
+ */
+export function createTimedFetch(deadlineMs: number): typeof fetch {
+  return (input, init) => {
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    return fetch(input, { ...init, signal });
+  };
+}
+
+/**
+ * Probot's Octokit as Runboard runs it: throttling and retries on, but never a long sleep in
+ * place. A rate limit answered with a wait of more than GITHUB_IN_PLACE_WAIT_SECONDS fails the
+ * request (its error carries GitHub's headers, which the caller turns into a time to try
+ * again); a 5xx or a network error is retried once in place.
+ * @param options.inPlaceWaitSeconds tests shorten it.
+ */
+export function createRunboardOctokit(options: { inPlaceWaitSeconds?: number } = {}): typeof ProbotOctokit {
+  const limit = options.inPlaceWaitSeconds ?? GITHUB_IN_PLACE_WAIT_SECONDS;
+  return ProbotOctokit.defaults({
+    throttle: {
+      enabled: true,
+      onRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryAfter <= limit && retryCount < 1,
+      onSecondaryRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) =>
+        retryAfter <= limit && retryCount < 1,
+    },
+    retry: { enabled: true, retries: 1 },
+  });
+}
+
+/**
+ * A Probot instance for the registered GitHub App, with the project's logger and a deadline on
+ * every request.
+ * @param Octokit tests pass `createRunboardOctokit` with shorter waits, or one with retries and
+ *   throttling off.
+ */
+export function createProbot(
+  github: GithubAppConfig,
+  log: Logger,
+  Octokit: typeof ProbotOctokit = createRunboardOctokit(),
+  deadlineMs: number = GITHUB_CALL_DEADLINE_MS,
+): Probot {
   return new Probot({
     appId: github.appId,
     privateKey: github.privateKey,
@@ -14,5 +63,6 @@ export function createProbot(github: GithubAppConfig, log: Logger, Octokit: type
     baseUrl: github.apiBaseUrl,
     log: log.child({ name: "probot" }),
     Octokit,
+    request: { fetch: createTimedFetch(deadlineMs) },
   });
 }

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { RunboardMetrics, WebhookOutcome } from "../metrics/runboard-metrics.js";
+import { WriteUnavailableError } from "../ingest.js";
 import { WORKFLOW_EVENTS, type WorkflowEventHandler } from "./handle-workflow-event.js";
 
 /** GitHub caps webhook payloads at 25 MB. */
@@ -115,6 +116,10 @@ export function createWebhookReceiver(deps: {
       await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
       return answer(event, started, 200, { ok: true });
     } catch (error) {
+      if (error instanceof WriteUnavailableError) {
+        log.warn({ err: error, deliveryId: id, event: name }, "webhook not stored in time: the database is busy or unreachable; the delivery can be redelivered");
+        return answer(event, started, 503, { error: "the event could not be stored in time; it was not recorded and can be redelivered" });
+      }
       log.error({ err: error, deliveryId: id, event: name }, "webhook handler failed; the delivery can be redelivered from the app's settings on GitHub");
       return answer(event, started, 500, { error: "the event could not be stored; it was not recorded and can be redelivered" });
     }

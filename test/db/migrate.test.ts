@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { sql } from "slonik";
@@ -26,6 +26,13 @@ describe("migrate", () => {
   const appliedIds = () =>
     db.pool.anyFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM schema_migrations ORDER BY id`);
 
+  const writeBatchArgCounts = () =>
+    db.pool.anyFirst(
+      sql.type(z.object({ n: z.number() }))`SELECT pronargs::int AS n FROM pg_proc WHERE proname = 'runboard_write_batch'`,
+    );
+  const checksumOf10 = () =>
+    db.pool.oneFirst(sql.type(z.object({ checksum: z.string() }))`SELECT checksum FROM schema_migrations WHERE id = 10`);
+
   it("applies every migration once, then nothing", async () => {
     const all = await readMigrations(dir);
     expect(await migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).toEqual(all.map((m) => m.name));
@@ -51,6 +58,50 @@ describe("migrate", () => {
     );
   });
 
+  it("refuses to start when a landed migration changed by one byte", async () => {
+    await migrate({ connectionUri: db.connectionUri, log: silentLog, dir });
+    const file = path.join(dir, "0003_check_runs.sql");
+    const bytes = await readFile(file);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
+    await writeFile(file, bytes);
+    await expect(migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).rejects.toThrow(
+      /migration 0003_check_runs.sql was changed after it was applied; migrations are forward only/,
+    );
+  });
+
+  it("refuses 0010 recorded with a checksum that is neither of its landed versions", async () => {
+    await migrate({ connectionUri: db.connectionUri, log: silentLog, dir });
+    await db.pool.query(sql.unsafe`UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE id = 10`);
+    await expect(migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).rejects.toThrow(
+      /migration 0010_write_batch.sql was changed after it was applied/,
+    );
+  });
+
+  // Both versions of 0010 were on main, so databases exist migrated with either; each must
+  // upgrade with the real migrations to one current write function.
+  describe.each([
+    { version: "first landed (6449625, 4 parameters)", file: projectPath("test/db/fixtures/0010_write_batch.6449625.sql"), args: 4 },
+    { version: "current (5 parameters)", file: projectPath("migrations/0010_write_batch.sql"), args: 5 },
+  ])("a database migrated with the $version 0010", ({ file, args }) => {
+    it("upgrades with the real migrations", async () => {
+      const later = (await readMigrations(dir)).filter((m) => m.id > 10).map((m) => m.name);
+      await Promise.all(later.map((name) => rm(path.join(dir, name))));
+      await copyFile(file, path.join(dir, "0010_write_batch.sql"));
+      await migrate({ connectionUri: db.connectionUri, log: silentLog, dir });
+      expect(await writeBatchArgCounts()).toEqual([args]);
+      const recorded = await checksumOf10();
+
+      expect(await migrate({ connectionUri: db.connectionUri, log: silentLog })).toEqual(later);
+      expect(await migrate({ connectionUri: db.connectionUri, log: silentLog })).toEqual([]);
+      expect(await writeBatchArgCounts()).toHaveLength(1);
+      const rows = await db.pool.any(
+        sql.type(z.object({ kind: z.string() }))`SELECT kind FROM runboard_write_batch('[]', '[]', '[]', now())`,
+      );
+      expect(rows).toEqual([]);
+      expect(await checksumOf10()).toBe(recorded);
+    });
+  });
+
   it("rolls back a failing migration whole and names it", async () => {
     await writeFile(path.join(dir, "9999_broken.sql"), "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n");
     await expect(migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).rejects.toThrow(/migration 9999_broken.sql failed/);
@@ -62,5 +113,34 @@ describe("migrate", () => {
   it("refuses badly named migration files", async () => {
     await writeFile(path.join(dir, "2_oops.sql"), "SELECT 1;");
     await expect(readMigrations(dir)).rejects.toThrow(/2_oops.sql must be named NNNN_name.sql/);
+  });
+});
+
+describe("landed migrations", () => {
+  const LIST = "test/db/landed-migrations.json";
+
+  // A migration that ran somewhere must never change: the list holds each landed file's
+  // checksum, so an edit fails here before it fails a database's start.
+  it("are unchanged, and every migration file is in the list", async () => {
+    const landed = z.record(z.string()).parse(JSON.parse(await readFile(projectPath(LIST), "utf8")));
+    const files = await readMigrations();
+    const problems: string[] = [];
+    for (const [name, checksum] of Object.entries(landed)) {
+      const file = files.find((m) => m.name === name);
+      if (!file) {
+        problems.push(`${name} landed and was removed; migrations are forward only: restore it`);
+      } else if (file.checksum !== checksum) {
+        problems.push(
+          `${name} landed and was changed (checksum ${file.checksum}, landed ${checksum}); migrations are forward only: restore it and add a new migration`,
+        );
+      }
+    }
+    for (const file of files.filter((m) => !(m.name in landed))) {
+      problems.push(
+        `${file.name} is not in ${LIST}; migrations are forward only: a new migration's checksum is added to the list ` +
+          `when it lands. Add this line to the list:\n  ${JSON.stringify(file.name)}: ${JSON.stringify(file.checksum)}`,
+      );
+    }
+    expect(problems, `${problems.join("\n")}\n`).toEqual([]);
   });
 });
