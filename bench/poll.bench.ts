@@ -12,6 +12,9 @@ import type { AddressInfo } from "node:net";
 import { loadConfig } from "../src/config.js";
 import { createPool } from "../src/db/create-pool.js";
 import { createProbot } from "../src/github/create-probot.js";
+import { createGithubClients } from "../src/github/github-clients.js";
+import { createHistoryImport } from "../src/github/history-import.js";
+import { createRunLister } from "../src/github/list-runs.js";
 import { createPoller } from "../src/github/poller.js";
 import { createIngest } from "../src/ingest.js";
 import { runPayload } from "../test/helpers/seed-builds.js";
@@ -85,10 +88,17 @@ await withBenchDatabase("poll", async (uri) => {
   const config = loadConfig({ APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: "s", GHE_HOST: `127.0.0.1:${port}`, GHE_PROTOCOL: "http" });
   const probot = createProbot(config.github!, quietLog);
   const ingest = createIngest({ pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
-  const poller = createPoller({ pool, connectionUri: uri, getProbot: () => probot, ingest, log: quietLog, now: () => NOW, intervalSeconds: 0, jitterSeconds: 0 });
+  const clients = createGithubClients({ getProbot: () => probot, log: quietLog });
+  const lister = createRunLister({ pool, ingest, log: quietLog });
+  const common = { pool, connectionUri: uri, github: clients, lister, log: quietLog, now: () => NOW };
+  const poller = createPoller({ ...common, intervalSeconds: 0, jitterSeconds: 0 });
+  const history = createHistoryImport({ ...common, days: 21 });
   try {
+    // The first poll finds the repositories; the history import then reads their 21 days.
+    await poller.pollOnce();
     counted = 0;
-    const backfill = await poller.pollOnce({ since: new Date(NOW.getTime() - 21 * 86_400_000) });
+    await history.runOnce();
+    const backfill = history.lastStats();
     const backfillRequests = counted;
     const listRequests = backfill.requests;
 

@@ -65,6 +65,7 @@ const envSchema = z.object({
   SLACK_API_URL: url(["http:", "https:"]).default("https://slack.com/api/"),
   POLL_INTERVAL_SECONDS: integer(0, 86_400).default("60"),
   POLL_JITTER_SECONDS: integer(0, 3_600).default("10"),
+  BACKFILL_DAYS: integer(0, 400).default("30"),
   SECRET_KEY: z.string().trim().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
   TRUST_PROXY_AUTH: z
     .enum(["true", "false"], { message: "must be true or false" })
@@ -101,6 +102,8 @@ export interface Config {
   email: { smtpUrl: string; from: string; to: string[] } | null;
   slack: { botToken: string | null; signingSecret: string | null; alertChannel: string | null; apiUrl: string };
   poll: { intervalSeconds: number; jitterSeconds: number };
+  /** Days of history imported for each repository of a new installation; 0: none. */
+  backfillDays: number;
   /**
    * Encrypts stored app credentials and signs session cookies (subkeys are derived from it).
    * null: no credentials can be stored and nobody can log in.
@@ -160,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
     },
     poll: { intervalSeconds: e.POLL_INTERVAL_SECONDS, jitterSeconds: e.POLL_JITTER_SECONDS },
+    backfillDays: e.BACKFILL_DAYS,
     secretKey: e.SECRET_KEY ?? null,
     trustProxyAuth: e.TRUST_PROXY_AUTH,
   };

@@ -8,7 +8,12 @@ import { isFinished } from "./domain/status.js";
 
 export { BUILD_CHANGED_CHANNEL } from "./db/builds.js";
 
-export type IngestInput = { kind: "run"; record: BuildRecord } | { kind: "job"; record: JobRecord };
+/**
+ * A run or a job to store. `history`: brought in by the history import (or healed from before
+ * the installation was first seen): stored and counted in the branch's state, but it sends no
+ * alert and writes no check run.
+ */
+export type IngestInput = { kind: "run"; record: BuildRecord; history?: boolean } | { kind: "job"; record: JobRecord };
 
 export interface IngestResult {
   /** duplicate: the delivery was seen before; unchanged: the data was stale or already known. */
@@ -51,7 +56,10 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   });
   const runIndexes = [...runWinner.values()];
   const jobIndexes = [...jobWinner.values()];
-  const runs = runIndexes.map((i) => (batch[i]!.input as { record: BuildRecord }).record);
+  const runs = runIndexes.map((i) => {
+    const input = batch[i]!.input as { record: BuildRecord; history?: boolean };
+    return { record: input.record, history: input.history === true };
+  });
   const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
   const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
 
@@ -78,8 +86,8 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
       const i = byKey.get(`${changed.repository_id}:${changed.external_id}`);
       if (i === undefined) continue;
       changedAt(i, changed.id);
-      const record = (batch[i]!.input as { record: BuildRecord }).record;
-      if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: record.defaultBranch });
+      const input = batch[i]!.input as { record: BuildRecord; history?: boolean };
+      if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: input.record.defaultBranch, history: input.history === true });
     }
     await queueAlerts(tx, finished, alerting);
     const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
@@ -91,7 +99,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   };
   // Without a run that passed or failed there is no alert to decide, and the one statement needs
   // no transaction around it: two round trips fewer.
-  const decides = runs.some((r) => r.status === "success" || r.status === "failed");
+  const decides = runs.some(({ record }) => record.status === "success" || record.status === "failed");
   return decides ? pool.transaction(write) : write(pool);
 }
 

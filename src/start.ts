@@ -13,6 +13,9 @@ import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
 import { createPoller } from "./github/poller.js";
+import { createGithubClients } from "./github/github-clients.js";
+import { createHistoryImport } from "./github/history-import.js";
+import { createRunLister } from "./github/list-runs.js";
 import { createIngest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
@@ -51,7 +54,7 @@ export interface RunningRunboard {
  * 3. connect the pool
  * 4. load the GitHub App: the environment's, else one stored by "Connect to GitHub"
  * 5. listen for HTTP
- * 6. start the workers: alert delivery, check runs, the poller
+ * 6. start the workers: alert delivery, check runs, the poller, the history import
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -197,23 +200,34 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     alertWorker.start();
     stack.push(() => alertWorker.stop());
 
-    const checkRuns = createCheckRunPublisher({ pool, getProbot: () => holder.probot(), log, now, baseUrl: config.baseUrl });
+    // Every worker that calls GitHub goes through one owner of its clients and rate limits.
+    const github = createGithubClients({
+      getProbot: () => holder.probot(),
+      log,
+      onRemaining: (remaining) => metrics.rateLimitRemaining.set(remaining),
+    });
+    const lister = createRunLister({ pool, ingest, log });
+
+    const checkRuns = createCheckRunPublisher({ pool, github, log, now, baseUrl: config.baseUrl });
     checkRuns.start();
     stack.push(() => checkRuns.stop());
 
     const poller = createPoller({
       pool,
       connectionUri: database.connectionUri,
-      getProbot: () => holder.probot(),
-      ingest,
+      github,
+      lister,
       log,
       now,
       intervalSeconds: config.poll.intervalSeconds,
       jitterSeconds: config.poll.jitterSeconds,
-      rateLimitRemaining: metrics.rateLimitRemaining,
     });
     poller.start();
     stack.push(() => poller.stop());
+
+    const history = createHistoryImport({ pool, connectionUri: database.connectionUri, github, lister, log, now, days: config.backfillDays });
+    history.start();
+    stack.push(() => history.stop());
 
     return { url, pool, connectionUri: database.connectionUri, stop };
   } catch (error) {

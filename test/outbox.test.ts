@@ -11,6 +11,7 @@ import { ALERTS_OUTBOX } from "../src/db/alerts.js";
 import { createOutbox } from "../src/db/outbox.js";
 import { createCheckRunPublisher } from "../src/github/check-run-publisher.js";
 import { createProbot, createRunboardOctokit } from "../src/github/create-probot.js";
+import { createGithubClients } from "../src/github/github-clients.js";
 import { createTestServer, deliver, silentLog, testConfig } from "./helpers/github-app.js";
 import { never, startGithubStandIn, type GithubStandIn } from "./helpers/github-stand-in.js";
 import { runPayload, type SeedRun } from "./helpers/seed-builds.js";
@@ -51,7 +52,7 @@ describe("outbox workers never hold the write path", () => {
   const publisher = (deadlineMs: number) =>
     createCheckRunPublisher({
       pool: db.pool,
-      getProbot: () => probot,
+      github: createGithubClients({ getProbot: () => probot, log: silentLog }),
       log: silentLog,
       now: () => clock,
       baseUrl: "http://runboard.test",
@@ -60,7 +61,7 @@ describe("outbox workers never hold the write path", () => {
     });
   let probot: ReturnType<typeof createProbot>;
   const buildProbot = (deadlineMs: number) => {
-    probot = createProbot({ ...testConfig().github!, apiBaseUrl: github.apiUrl }, silentLog, createRunboardOctokit({ inPlaceWaitSeconds: 0 }), deadlineMs);
+    probot = createProbot({ ...testConfig().github!, apiBaseUrl: github.apiUrl }, silentLog, createRunboardOctokit(), deadlineMs);
   };
   const checkRun = () => db.pool.one(sql.type(checkRunRow)`SELECT status, version, attempts, check_run_id, lease_token::text FROM check_runs WHERE head_sha = ${sha}`);
   const idleInTransaction = () =>

@@ -21,6 +21,8 @@ export interface AlertingContext {
 export interface FinishedBuild {
   build: ChangedBuild;
   defaultBranch: string | null;
+  /** Imported history: it moves the branch's state, silently. */
+  history?: boolean;
 }
 
 /**
@@ -30,7 +32,8 @@ export interface FinishedBuild {
  *    one branch in the same batch see each other's decision), save the new states in one
  *    statement (kept for every branch: it is also the dashboard's "broken now"),
  * 3. for a branch and workflow the rules watch, write one outbox row per channel (skipped,
- *    with the reason, when a channel is off or muted).
+ *    with the reason, when a channel is off or muted); history says nothing, so a branch red
+ *    at import shows as broken without an alert, and the next live result alerts as usual.
  */
 export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[], context: AlertingContext): Promise<void> {
   const decidable = builds.filter(
@@ -47,7 +50,7 @@ export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[
   const states = await lockBranchStates(tx, decidable.map(({ build }) => keyOf(build)));
   const next = new Map<string, { key: BranchKey; state: BranchState; lastBuildId: number }>();
   let rules: AlertRules | undefined;
-  for (const { build, defaultBranch } of decidable) {
+  for (const { build, defaultBranch, history } of decidable) {
     const key = keyOf(build);
     const keyText = branchKeyText(key);
     const decision = decideAlert(states.get(keyText) ?? null, {
@@ -61,7 +64,7 @@ export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[
     }
     states.set(keyText, decision.next);
     next.set(keyText, { key, state: decision.next, lastBuildId: build.id });
-    if (decision.alert) {
+    if (decision.alert && !history) {
       // Read once per batch, and only when some run has something to say.
       rules ??= await getAlertRules(tx);
       await queueAlert(tx, build, decision.alert, rules, defaultBranch, context);

@@ -4,9 +4,10 @@ import path from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
 import { projectPath } from "../project-path.js";
+import { LOCK_KEYS } from "./advisory-lock.js";
 
 /** One advisory lock key for every Runboard process that migrates this database. */
-const MIGRATION_LOCK_KEY = 7_262_001;
+const MIGRATION_LOCK_KEY = LOCK_KEYS.migrations;
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 /**

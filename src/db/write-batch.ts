@@ -7,8 +7,8 @@ import { jsonText } from "./values.js";
 
 export interface BatchToWrite {
   deliveries: Delivery[];
-  /** At most one snapshot per run. */
-  runs: BuildRecord[];
+  /** At most one snapshot per run; `history` runs queue no check run. */
+  runs: Array<{ record: BuildRecord; history: boolean }>;
   /** At most one snapshot per job. */
   jobs: JobRecord[];
   now: Date;
@@ -32,7 +32,7 @@ const resultRow = z.object({
 /** A changed run as JSON gives it back: the timestamp as text. */
 const changedRun = changedRow.extend({ finished_at: z.coerce.date().nullable() });
 
-const runRow = (r: BuildRecord) => ({
+const runRow = ({ record: r, history }: { record: BuildRecord; history: boolean }) => ({
   provider_id: r.providerId,
   installation_id: r.installationId,
   repository_id: r.repositoryId,
@@ -58,6 +58,7 @@ const runRow = (r: BuildRecord) => ({
   finished_at: r.finishedAt,
   payload: r.payload ?? null,
   default_branch: r.defaultBranch,
+  history,
 });
 
 const jobRow = (j: JobRecord) => ({
@@ -91,7 +92,7 @@ const jobRow = (j: JobRecord) => ({
 
 /**
  * Writes a batch (deliveries, runs, jobs, and the check runs of commits whose runs finished)
- * in one call of `runboard_write_batch` (migrations/0010_write_batch.sql, where the rules are),
+ * in one call of `runboard_write_batch` (migrations/0012_history_import.sql, where the rules are),
  * and returns what really changed. Records go as JSON: the payloads are serialized once, with
  * the rest of the batch, and PostgreSQL parses them once.
  */

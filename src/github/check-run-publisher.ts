@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { Probot } from "probot";
 import type { CommonQueryMethods, DatabasePool } from "slonik";
 import {
   CHECK_RUNS_OUTBOX,
@@ -13,6 +12,7 @@ import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { createOutboxWorker } from "../outbox-worker.js";
 import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { GITHUB_CALL_DEADLINE_MS, GITHUB_IN_PLACE_WAIT_SECONDS } from "./create-probot.js";
+import { InstallationPausedError, rateLimitedUntil, type GithubClients, type Octokit } from "./github-clients.js";
 import { checkRunConclusion, type ConclusionMode } from "./check-run-conclusion.js";
 import { renderCheckRunSummary } from "./check-run-summary.js";
 
@@ -23,9 +23,6 @@ export const CHECK_RUN_NAME = "Runboard";
  * when `resumeCheckRuns` hears that new permissions were accepted).
  */
 const PERMISSION_RETRY_MS = 60 * 60_000;
-
-/** GitHub asks to wait at least a minute after a secondary rate limit without Retry-After. */
-const RATE_LIMIT_WAIT_MS = 60_000;
 
 /**
  * How long a claimed commit is this worker's. A write makes at most five GitHub calls (the
@@ -41,8 +38,6 @@ if (5 * (2 * GITHUB_CALL_DEADLINE_MS + 1_000 + GITHUB_IN_PLACE_WAIT_SECONDS * 10
 
 export type CheckRunPublisher = RepeatingWorker;
 
-type Octokit = Awaited<ReturnType<Probot["auth"]>>;
-
 /** The parts of Octokit's RequestError this worker reads; anything else thrown has none. */
 interface HttpError {
   status?: number;
@@ -52,20 +47,6 @@ interface HttpError {
 
 const isMissingPermission = (error: HttpError) =>
   error.status === 403 && /not accessible by integration/i.test(error.message ?? "");
-
-/** Until when GitHub asked us to stop (Retry-After, or an exhausted quota's reset), if it did. */
-function rateLimitedUntil(error: HttpError, now: Date): Date | null {
-  if (error.status !== 403 && error.status !== 429) return null;
-  const headers = error.response?.headers ?? {};
-  const retryAfter = Number(headers["retry-after"]);
-  if (retryAfter > 0) return new Date(now.getTime() + retryAfter * 1000);
-  if (String(headers["x-ratelimit-remaining"]) === "0") {
-    const reset = Number(headers["x-ratelimit-reset"]) * 1000;
-    return new Date(Math.max(reset || 0, now.getTime() + RATE_LIMIT_WAIT_MS));
-  }
-  if (error.status === 429 || /secondary rate limit/i.test(error.message ?? "")) return new Date(now.getTime() + RATE_LIMIT_WAIT_MS);
-  return null;
-}
 
 /**
  * Writes the "Runboard" check run of each commit whose runs finished: the remembered id is
@@ -79,13 +60,13 @@ function rateLimitedUntil(error: HttpError, now: Date): Date | null {
  * are spaced at least `minIntervalMs` apart, as GitHub asks of content-creating requests.
  * An installation without `checks: write` is logged once and left alone for an hour at a
  * time; its rows wait, and nothing else is affected. With no GitHub App configured
- * (`getProbot()` is null) rows stay pending and unclaimed.
+ * rows stay pending and unclaimed.
  * @param conclusion `neutral` (default): information, never a merge blocker; `auto`: failure
  *   when a workflow failed, success when all passed.
  */
 export function createCheckRunPublisher(deps: {
   pool: DatabasePool;
-  getProbot: () => Probot | null;
+  github: GithubClients;
   log: Logger;
   now: () => Date;
   baseUrl: string;
@@ -104,8 +85,6 @@ export function createCheckRunPublisher(deps: {
   // Spacing is measured on the process's own clock: `now` may be frozen or shifted in tests
   // and schedules, but the gap between two requests is real time.
   let lastWriteAt = 0;
-  // Rate limits are the installation's, not the row's: its other rows wait too.
-  const pausedUntil = new Map<number, Date>();
 
   async function spaced<T>(write: () => Promise<T>): Promise<T> {
     const wait = lastWriteAt + minIntervalMs - Date.now();
@@ -176,9 +155,10 @@ export function createCheckRunPublisher(deps: {
   }
 
   /** The outcome of a failed attempt: the permission, a rate limit, a transient error, or one to give up on. */
-  async function failed(row: DueCheckRun, attempts: number, error: HttpError, now: Date): Promise<SendOutcome> {
+  async function failed(row: DueCheckRun, attempts: number, thrown: unknown, now: Date): Promise<SendOutcome> {
+    const error = (typeof thrown === "object" && thrown !== null ? thrown : { message: String(thrown) }) as HttpError;
     const status = error.status;
-    const message = error.message ?? String(error);
+    const message = error.message ?? String(thrown);
     if (isMissingPermission(error)) {
       const retryAt = new Date(now.getTime() + PERMISSION_RETRY_MS);
       if (await recordMissingPermission(deps.pool, row.installation_id, now, retryAt)) {
@@ -189,11 +169,11 @@ export function createCheckRunPublisher(deps: {
       }
       return { kind: "retry", at: retryAt, error: "missing permission checks: write" };
     }
-    const limitedUntil = rateLimitedUntil(error, now);
-    if (limitedUntil) {
-      pausedUntil.set(row.installation_id, limitedUntil);
-      log.warn({ installationId: row.installation_id, until: limitedUntil.toISOString() }, "GitHub rate limit: check runs of this installation wait");
-      return { kind: "retry", at: limitedUntil, error: message, countAttempt: false };
+    // The installation's client paused all of its requests; the row waits as long, on this
+    // worker's clock, without counting an attempt.
+    const waitMs = thrown instanceof InstallationPausedError ? thrown.waitMs : (rateLimitedUntil(thrown, Date.now())?.getTime() ?? Date.now()) - Date.now();
+    if (waitMs > 0) {
+      return { kind: "retry", at: new Date(now.getTime() + waitMs), error: message, countAttempt: false };
     }
     const transient = status === undefined || status >= 500;
     const retryAt = transient ? nextAttemptAt(retry, attempts, now) : null;
@@ -203,23 +183,20 @@ export function createCheckRunPublisher(deps: {
 
   async function send(claim: Claim<{ repository_id: number; head_sha: string }>): Promise<SendOutcome> {
     const now = deps.now();
-    const probot = deps.getProbot();
     // Removed since the claim: the row waits for the app to be connected again.
-    if (!probot) return { kind: "retry", at: new Date(now.getTime() + 60_000), countAttempt: false };
+    if (!deps.github.ready()) return { kind: "retry", at: new Date(now.getTime() + 60_000), countAttempt: false };
     const row = await getCheckRunToSend(deps.pool, claim.key);
     if (!row) return { kind: "failed", error: "check run row not found" };
-    const waits = [row.permission_retry_after, pausedUntil.get(row.installation_id)].filter((t): t is Date => t != null && t > now);
-    if (waits.length > 0) {
-      return { kind: "retry", at: new Date(Math.max(...waits.map((t) => t.getTime()))), countAttempt: false };
+    if (row.permission_retry_after && row.permission_retry_after > now) {
+      return { kind: "retry", at: row.permission_retry_after, countAttempt: false };
     }
-    pausedUntil.delete(row.installation_id);
     const checkRun = await content(deps.pool, row);
     let id: number;
     try {
-      id = await publish(await probot.auth(row.installation_id), row, checkRun);
+      id = await publish(await deps.github.installation(row.installation_id), row, checkRun);
     } catch (error) {
       // Only GitHub calls are in here: whatever they throw is that attempt's failure.
-      return failed(row, claim.attempts + 1, typeof error === "object" && error !== null ? (error as HttpError) : { message: String(error) }, now);
+      return failed(row, claim.attempts + 1, error, now);
     }
     if (row.permission_retry_after) await clearMissingPermission(deps.pool, row.installation_id);
     return { kind: "done", set: { check_run_id: id } };
@@ -232,7 +209,7 @@ export function createCheckRunPublisher(deps: {
     intervalMs: deps.intervalMs ?? 2_000,
     maxPerPass: 200,
     retry,
-    ready: () => deps.getProbot() !== null,
+    ready: () => deps.github.ready(),
     send,
   });
 }

@@ -25,21 +25,15 @@ export function createTimedFetch(deadlineMs: number): typeof fetch {
 }
 
 /**
- * Probot's Octokit as Runboard runs it: throttling and retries on, but never a long sleep in
- * place. A rate limit answered with a wait of more than GITHUB_IN_PLACE_WAIT_SECONDS fails the
- * request (its error carries GitHub's headers, which the caller turns into a time to try
- * again); a 5xx or a network error is retried once in place.
- * @param options.inPlaceWaitSeconds tests shorten it.
+ * Probot's Octokit as Runboard runs it: throttling on (it spaces writes and limits concurrency
+ * as GitHub asks), but a rate limit is never slept out by the plugin: the request fails with
+ * GitHub's headers and the installation's client (github-clients.ts) pauses every request of
+ * that installation, waiting in place only up to GITHUB_IN_PLACE_WAIT_SECONDS. A 5xx or a
+ * network error is retried once in place.
  */
-export function createRunboardOctokit(options: { inPlaceWaitSeconds?: number } = {}): typeof ProbotOctokit {
-  const limit = options.inPlaceWaitSeconds ?? GITHUB_IN_PLACE_WAIT_SECONDS;
+export function createRunboardOctokit(): typeof ProbotOctokit {
   return ProbotOctokit.defaults({
-    throttle: {
-      enabled: true,
-      onRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) => retryAfter <= limit && retryCount < 1,
-      onSecondaryRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) =>
-        retryAfter <= limit && retryCount < 1,
-    },
+    throttle: { enabled: true, onRateLimit: () => false, onSecondaryRateLimit: () => false },
     retry: { enabled: true, retries: 1 },
   });
 }
@@ -47,8 +41,7 @@ export function createRunboardOctokit(options: { inPlaceWaitSeconds?: number } =
 /**
  * A Probot instance for the registered GitHub App, with the project's logger and a deadline on
  * every request.
- * @param Octokit tests pass `createRunboardOctokit` with shorter waits, or one with retries and
- *   throttling off.
+ * @param Octokit tests may pass one with retries and throttling off.
  */
 export function createProbot(
   github: GithubAppConfig,

@@ -9,6 +9,7 @@ import { resumeCheckRuns } from "../../src/db/check-runs.js";
 import { createCheckRunPublisher } from "../../src/github/check-run-publisher.js";
 import { SUMMARY_LIMIT } from "../../src/github/check-run-summary.js";
 import { createProbot } from "../../src/github/create-probot.js";
+import { createGithubClients } from "../../src/github/github-clients.js";
 import { createTestServer, deliver, testConfig, TestOctokit } from "../helpers/github-app.js";
 import { jobPayload, runPayload, type SeedRun } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
@@ -80,7 +81,8 @@ describe("check runs", () => {
     const probot = options.probot === undefined ? createProbot(testConfig().github!, log(), TestOctokit) : options.probot;
     return createCheckRunPublisher({
       pool: db.pool,
-      getProbot: () => probot,
+      // The installation's clients keep GitHub's rate limits on the test's clock.
+      github: createGithubClients({ getProbot: () => probot, log: log(), clock: () => NOW.getTime() }),
       log: log(),
       now: () => NOW,
       baseUrl: "http://runboard.test",

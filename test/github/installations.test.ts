@@ -9,7 +9,7 @@ import { createProbot } from "../../src/github/create-probot.js";
 import { createPoller } from "../../src/github/poller.js";
 import { createIngest } from "../../src/ingest.js";
 import { upsertSyncRepository } from "../../src/db/sync-state.js";
-import { createTestServer, deliver, silentLog, testConfig, TestOctokit } from "../helpers/github-app.js";
+import { testGithubParts, createTestServer, deliver, silentLog, testConfig, TestOctokit } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
 const require = createRequire(import.meta.url);
@@ -170,8 +170,7 @@ describe("poller and installation state", () => {
     const poller = createPoller({
       pool: db.pool,
       connectionUri: db.connectionUri,
-      getProbot: () => probot,
-      ingest: createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => new Date(), sendDelayMs: 0 } }),
+      ...testGithubParts(db.pool, probot),
       log: silentLog,
       now: () => new Date(),
       intervalSeconds: 0,
@@ -208,8 +207,7 @@ describe("poller and installation state", () => {
     const poller = createPoller({
       pool: db.pool,
       connectionUri: db.connectionUri,
-      getProbot: () => probot,
-      ingest: createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => new Date(), sendDelayMs: 0 } }),
+      ...testGithubParts(db.pool, probot),
       log: silentLog,
       now: () => new Date(),
       intervalSeconds: 0,

@@ -5,9 +5,10 @@ import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createProbot } from "../../src/github/create-probot.js";
+import { requestHistory } from "../../src/db/sync-state.js";
+import { createHistoryImport, type HistoryImport } from "../../src/github/history-import.js";
 import { createPoller, type Poller } from "../../src/github/poller.js";
-import { createIngest } from "../../src/ingest.js";
-import { createTestServer, deliver, silentLog, testConfig, TestOctokit } from "../helpers/github-app.js";
+import { createTestServer, deliver, silentLog, testConfig, testGithubParts, TestOctokit } from "../helpers/github-app.js";
 import { runPayload } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -29,6 +30,9 @@ class FakeGitHub {
   listCalls: Array<{ repo: string; created: string; page: number; ifNoneMatch: string | undefined }> = [];
   failNext: Array<{ status: number; headers: Record<string, string> }> = [];
   singleReads: number[] = [];
+  /** Jobs by run id, as GitHub lists them for a run's attempt. */
+  jobs = new Map<number, any[]>();
+  jobReads: number[] = [];
 
   addRepo(id: number, name: string, count: number, start: Date, stepMs: number, conclusion: (i: number) => string | null = () => "success") {
     const runs = Array.from({ length: count }, (_, i) => {
@@ -53,6 +57,16 @@ class FakeGitHub {
       { total_count: this.repos.length, repositories: this.repos.map((r) => ({ id: r.id, full_name: r.full_name, default_branch: "main" })) },
     ]);
     const fake = this;
+    nock(API)
+      .persist()
+      .get(/\/repos\/acme\/[\w-]+\/actions\/runs\/\d+\/attempts\/\d+\/jobs$/)
+      .query(true)
+      .reply((uri) => {
+        const runId = Number(uri.split("/")[6]);
+        fake.jobReads.push(runId);
+        const jobs = fake.jobs.get(runId) ?? [];
+        return [200, { total_count: jobs.length, jobs }];
+      });
     nock(API)
       .persist()
       .get(/\/repos\/acme\/[\w-]+\/actions\/runs\/\d+$/)
@@ -98,6 +112,7 @@ describe("poller", () => {
   let github: FakeGitHub;
   let sleeps: number[];
   let poller: Poller;
+  let history: HistoryImport;
 
   beforeAll(() => {
     nock.disableNetConnect();
@@ -110,11 +125,9 @@ describe("poller", () => {
     probot = createProbot(testConfig().github!, silentLog, TestOctokit);
     github = new FakeGitHub();
     sleeps = [];
-    const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
-    poller = createPoller({
-      pool: db.pool, connectionUri: db.connectionUri, getProbot: () => probot, ingest, log: silentLog, now: () => NOW,
-      intervalSeconds: 0, jitterSeconds: 0, sleep: async (ms) => void sleeps.push(ms),
-    });
+    const parts = testGithubParts(db.pool, probot, { now: () => NOW, sleep: async (ms) => void sleeps.push(ms) });
+    poller = createPoller({ pool: db.pool, connectionUri: db.connectionUri, ...parts, log: silentLog, now: () => NOW, intervalSeconds: 0, jitterSeconds: 0 });
+    history = createHistoryImport({ pool: db.pool, connectionUri: db.connectionUri, ...parts, log: silentLog, now: () => NOW, days: 3 });
   });
   afterEach(async () => {
     nock.cleanAll();
@@ -127,14 +140,18 @@ describe("poller", () => {
     github.addRepo(2, "acme/web", 130, start, 120_000);
     github.addRepo(3, "acme/infra", 40, start, 600_000);
     github.install();
-    const stats = await poller.pollOnce({ since: new Date(NOW.getTime() - 3 * 86_400_000) });
+    // The first poll finds the repositories (and their last day); the import brings the rest.
+    await poller.pollOnce();
+    expect(await history.runOnce()).toBe(3);
     expect(await count(db)).toBe(420);
-    expect(stats.runsChanged).toBe(420);
     // Paginated: more than one page was read for the 250-run repository.
     expect(github.listCalls.some((c) => c.repo === "acme/api" && c.page === 2)).toBe(true);
-    // A second backfill over the same range resumes after it: nothing imported twice.
-    const again = await poller.pollOnce({ since: new Date(NOW.getTime() - 3 * 86_400_000) });
-    expect(again.runsChanged).toBe(0);
+    // Asked again over the same range, it resumes after it: nothing read or imported twice.
+    const calls = github.listCalls.length;
+    await requestHistory(db.pool, new Date(NOW.getTime() - 3 * 86_400_000));
+    await history.runOnce();
+    expect(history.lastStats().runsChanged).toBe(0);
+    expect(github.listCalls.length).toBe(calls);
     expect(await count(db)).toBe(420);
   });
 

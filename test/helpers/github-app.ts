@@ -8,6 +8,8 @@ import { createIngest } from "../../src/ingest.js";
 import type { DatabasePool } from "slonik";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createProbot } from "../../src/github/create-probot.js";
+import { createGithubClients } from "../../src/github/github-clients.js";
+import { createRunLister } from "../../src/github/list-runs.js";
 import { createWorkflowEventHandler } from "../../src/github/handle-workflow-event.js";
 import { createRunboardApp } from "../../src/github/runboard-app.js";
 import { createWebhookReceiver, type WebhookReceiver } from "../../src/github/receive-webhook.js";
@@ -38,11 +40,24 @@ export function testConfig(env: Record<string, string> = {}): Config {
     PORT: "0",
     // GitHub is not reachable from tests: the poller is driven by hand where it is tested.
     POLL_INTERVAL_SECONDS: "0",
+    // Nor imports history, unless a test asks.
+    BACKFILL_DAYS: "0",
     ...env,
   });
 }
 
 export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+/**
+ * What the poller and the history import need, as `start()` builds them: the owner of GitHub
+ * clients for `probot` and a run lister writing through a real ingest.
+ */
+export function testGithubParts(pool: DatabasePool, probot: Probot, options: { now?: () => Date; sleep?: (ms: number) => Promise<void>; onRemaining?: (n: number) => void } = {}) {
+  const now = options.now ?? (() => new Date());
+  const github = createGithubClients({ getProbot: () => probot, log: silentLog, sleep: options.sleep, onRemaining: options.onRemaining });
+  const ingest = createIngest({ pool, alerting: { email: null, slack: null, now, sendDelayMs: 0 } });
+  return { github, lister: createRunLister({ pool, ingest, log: silentLog }), ingest };
+}
 
 export interface TestServerOptions {
   now?: () => Date;

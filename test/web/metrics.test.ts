@@ -10,7 +10,7 @@ import { createIngest } from "../../src/ingest.js";
 import { createMetricsRegistry } from "../../src/metrics/registry.js";
 import { createRunboardMetrics, type RunboardMetrics } from "../../src/metrics/runboard-metrics.js";
 import { createServer } from "../../src/web/create-server.js";
-import { deliver, silentLog, testConfig, TestOctokit } from "../helpers/github-app.js";
+import { deliver, silentLog, testConfig, testGithubParts, TestOctokit } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -153,13 +153,11 @@ describe("GET /metrics", () => {
     const poller = createPoller({
       pool: db.pool,
       connectionUri: db.connectionUri,
-      getProbot: () => probot,
-      ingest: createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } }),
+      ...testGithubParts(db.pool, probot, { now: () => NOW, onRemaining: (n) => metrics.rateLimitRemaining.set(n) }),
       log: silentLog,
       now: () => NOW,
       intervalSeconds: 0,
       jitterSeconds: 0,
-      rateLimitRemaining: metrics.rateLimitRemaining,
     });
     expect(sample(await scrape(), "runboard_github_rate_limit_remaining")).toBeUndefined();
     await poller.pollOnce();
