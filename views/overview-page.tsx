@@ -4,6 +4,7 @@ import type { MetricsSummary } from "../src/db/build-metrics.js";
 import type { TrendDay } from "../src/db/build-trends.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import type { Freshness } from "../src/domain/freshness.js";
+import type { HistoryProgress } from "../src/domain/history-progress.js";
 import { BrokenNow, BuildsTable, Since, TrendChart } from "./components.js";
 import { Layout } from "./layout.js";
 
@@ -14,6 +15,8 @@ export interface OverviewData {
   recent: Build[];
   now: Date;
   freshness: Freshness[];
+  /** History imports under way. */
+  history: HistoryProgress[];
 }
 
 /** The overview: the week's figures, the trend, what is broken now and the latest builds. */
@@ -40,7 +43,7 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
  * instead of on a replaced, detached copy.
  */
 export function OverviewLive(props: { data: OverviewData }) {
-  const { summary, trend, broken, recent, now, freshness } = props.data;
+  const { summary, trend, broken, recent, now, freshness, history } = props.data;
   return (
     <div
       id="overview-live"
@@ -49,6 +52,16 @@ export function OverviewLive(props: { data: OverviewData }) {
       hx-swap="outerSync"
       aria-live="polite"
     >
+      {history.length > 0 && (
+        <section aria-label="History import" class="notice" data-history-import>
+          {history.map((h) => (
+            <p>
+              {history.length > 1 ? `${h.account}: ` : ""}
+              {h.text}. The charts fill in as it goes.
+            </p>
+          ))}
+        </section>
+      )}
       <section aria-labelledby="figures">
         <h2 id="figures">Last {summary.window_days} days</h2>
         <ul class="cards">

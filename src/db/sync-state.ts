@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import type { HistoryProgressRow } from "../domain/history-progress.js";
 import { inScope, timestamp, type InstallationScope } from "./values.js";
 
 /**
@@ -203,14 +204,12 @@ const historyProgressRow = z.object({
   repositories_done: z.number(),
   runs: z.number(),
   started_at: z.date().nullable(),
-  /** Share of the windows' time already imported, over the repositories (0..1). */
   fraction: z.number(),
   resume_at: z.date().nullable(),
 });
-export type HistoryProgress = z.infer<typeof historyProgressRow>;
 
 /** Per installation with an import under way: how far it got. */
-export async function getHistoryProgress(connection: CommonQueryMethods, now: Date, installations?: InstallationScope): Promise<HistoryProgress[]> {
+export async function getHistoryProgress(connection: CommonQueryMethods, now: Date, installations?: InstallationScope): Promise<HistoryProgressRow[]> {
   const rows = await connection.any(sql.type(historyProgressRow)`
     SELECT i.id AS installation_id, i.account,
            count(*)::int AS repositories,

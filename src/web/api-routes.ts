@@ -4,7 +4,8 @@ import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuild, listBuilds } from "../db/builds.js";
-import { getFreshness } from "../db/sync-state.js";
+import { getFreshness, getHistoryProgress } from "../db/sync-state.js";
+import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
@@ -83,8 +84,14 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
   });
 
   app.get("/sync", async (c) => {
-    const installations = describeFreshness(await getFreshness(deps.pool, scopeOf(c)), deps.now(), deps.syncStaleAfterMs);
-    return c.json({ installations, behind: installations.some((i) => i.behind) });
+    const now = deps.now();
+    const [freshness, history] = await Promise.all([getFreshness(deps.pool, scopeOf(c)), getHistoryProgress(deps.pool, now, scopeOf(c))]);
+    const importing = describeHistoryProgress(history, now);
+    const installations = describeFreshness(freshness, now, deps.syncStaleAfterMs).map((f) => ({
+      ...f,
+      history: importing.find((h) => h.installation_id === f.installation_id) ?? null,
+    }));
+    return c.json({ installations, behind: installations.some((i) => i.behind), importing: importing.length > 0 });
   });
 
   return app;

@@ -21,7 +21,8 @@ import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
-import { getFreshness } from "../db/sync-state.js";
+import { getFreshness, getHistoryProgress } from "../db/sync-state.js";
+import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
@@ -85,14 +86,23 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();
-    const [summary, trend, broken, recent, freshness] = await Promise.all([
+    const [summary, trend, broken, recent, freshness, history] = await Promise.all([
       getMetricsSummary(deps.pool, { days: 7, now, installations }),
       getDailyTrend(deps.pool, { days: 14, now, installations }),
       getBrokenBranches(deps.pool, { now, installations }),
       listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getFreshness(deps.pool, installations),
+      getHistoryProgress(deps.pool, now, installations),
     ]);
-    return { summary, trend, broken, recent: recent.builds, now, freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs) };
+    return {
+      summary,
+      trend,
+      broken,
+      recent: recent.builds,
+      now,
+      freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs),
+      history: describeHistoryProgress(history, now),
+    };
   };
 
   app.get("/", async (c) =>

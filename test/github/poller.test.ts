@@ -214,7 +214,7 @@ describe("poller", () => {
     github.addRepo(1, "acme/api", 3, new Date(NOW.getTime() - 3_600_000), 60_000);
     github.install();
     const app = await createTestServer(db.pool, { now: () => NOW });
-    expect(await (await app.request("/api/sync")).json()).toEqual({ installations: [], behind: false });
+    expect(await (await app.request("/api/sync")).json()).toEqual({ installations: [], behind: false, importing: false });
     await poller.pollOnce();
     const synced = (await (await app.request("/api/sync")).json()) as any;
     expect(synced).toMatchObject({ behind: false, installations: [{ account: "acme", repositories: 1, behind: false, reason: null }] });
