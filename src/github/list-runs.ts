@@ -152,7 +152,8 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
         if (next.data.workflow_runs.length === 0) break;
         runs.push(...next.data.workflow_runs);
       }
-      for (const run of runs) await ingestRun(stats, octokit, repo, run, options);
+      // A page's runs go to ingest together: it writes them in a few batches, not one by one.
+      await Promise.all(runs.map((run) => ingestRun(stats, octokit, repo, run, options)));
       await options.onWindowDone?.(to, runs.length);
       return runs;
     },
