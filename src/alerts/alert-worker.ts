@@ -1,16 +1,25 @@
 import type { Logger } from "pino";
-import type { DatabasePool } from "slonik";
-import { ALERTS_OUTBOX, getAlertToSend, type DueAlert } from "../db/alerts.js";
+import { sql, type DatabasePool, type ValueExpression } from "slonik";
+import { ALERTS_OUTBOX, DELIVERY_NOTE, findSlackChannelId, getAlertToSend, type DueAlert } from "../db/alerts.js";
 import { getBuild } from "../db/builds.js";
 import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { findSlackUserForLogin } from "../db/slack-links.js";
+import { jsonText } from "../db/values.js";
 import { createOutboxWorker } from "../outbox-worker.js";
 import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { alertContent } from "./alert-content.js";
 import { EMAIL_SEND_DEADLINE_MS, type EmailSender } from "./email-sender.js";
 import { renderEmail } from "./render-email.js";
 import { renderSlack } from "./render-slack.js";
-import { SLACK_CALL_DEADLINE_MS, SlackRateLimitedError, isSlackTimeout, type SlackClient } from "./slack-client.js";
+import {
+  FIND_MESSAGE_MAX_PAGES,
+  SLACK_CALL_DEADLINE_MS,
+  SlackApiError,
+  SlackRateLimitedError,
+  findMessage,
+  mayHaveArrived,
+  type SlackClient,
+} from "./slack-client.js";
 
 export type { RetryPolicy };
 
@@ -21,10 +30,27 @@ const PARENT_WAIT_MS = 2_000;
 
 /**
  * How long a claimed alert is this worker's. An email is one send under its deadline (45 s);
- * a Slack alert is at most three calls of 10 s (the channel's id, the look for a post whose
- * answer was lost, the post). Two minutes covers either with room for a slow database.
+ * a Slack alert is at most four calls of 10 s: up to three pages of the channel or thread
+ * looking for a post whose answer was lost (the channel's id comes from Postgres, not Slack),
+ * then the post. Two minutes covers either with room for a slow database.
  */
 export const ALERT_LEASE_MS = 2 * 60_000;
+
+/** Every Slack alert carries this metadata type with its alert id, so a lost post can be found. */
+export const SLACK_ALERT_EVENT_TYPE = "runboard_alert";
+
+/** A look for a lost post starts this long before the alert was written: Postgres's and Slack's clocks differ. */
+const LOOK_MARGIN_MS = 5 * 60_000;
+
+/** Slack errors that say nothing lasting about the look: try it again later. */
+const TRANSIENT_SLACK_ERRORS = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"]);
+
+/** What a look for a post whose answer was lost found. */
+type Look =
+  | { kind: "found"; ts: string; channelId: string }
+  | { kind: "absent" }
+  /** The look could not be made: the alert is posted again, and `note` says so in its row. */
+  | { kind: "blind"; note: string };
 
 export type AlertWorker = RepeatingWorker;
 
@@ -49,8 +75,18 @@ export function createAlertWorker(deps: {
   const log = deps.log.child({ worker: "alerts" });
   const outbox = createOutbox(deps.pool, { ...ALERTS_OUTBOX, leaseMs: deps.leaseMs ?? ALERT_LEASE_MS });
   // Keep the deadlines under the lease, or a slow send could be taken over while it runs.
-  if (EMAIL_SEND_DEADLINE_MS >= ALERT_LEASE_MS || 3 * SLACK_CALL_DEADLINE_MS >= ALERT_LEASE_MS) {
+  if (EMAIL_SEND_DEADLINE_MS >= ALERT_LEASE_MS || (FIND_MESSAGE_MAX_PAGES + 1) * SLACK_CALL_DEADLINE_MS >= ALERT_LEASE_MS) {
     throw new Error("alert lease shorter than its sends' deadlines");
+  }
+
+  // Each reason a look cannot be made is logged once: it holds until someone changes the setup.
+  const warned = new Set<string>();
+
+  /** The message a Slack alert replies to, once that one is sent. */
+  function threadOf(alert: DueAlert): { channelId: string; ts: string } | null {
+    return alert.parent_status === "sent" && alert.parent_slack_ts && alert.parent_slack_channel_id
+      ? { channelId: alert.parent_slack_channel_id, ts: alert.parent_slack_ts }
+      : null;
   }
 
   async function deliver(alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
@@ -62,15 +98,60 @@ export function createAlertWorker(deps: {
       return null;
     }
     if (!deps.slack) throw new Error("slack not configured (SLACK_BOT_TOKEN)");
-    const threaded = alert.parent_status === "sent" && alert.parent_slack_ts && alert.parent_slack_channel_id;
+    const thread = threadOf(alert);
     const posted = await deps.slack.postMessage({
-      channel: threaded ? alert.parent_slack_channel_id! : alert.target[0]!,
+      channel: thread ? thread.channelId : alert.target[0]!,
       ...renderSlack(content, {
         triggeredBySlackUserId: build?.triggered_by ? await findSlackUserForLogin(deps.pool, build.triggered_by) : null,
       }),
-      ...(threaded ? { thread_ts: alert.parent_slack_ts!, reply_broadcast: alert.kind === "fixed" } : {}),
+      ...(thread ? { thread_ts: thread.ts, reply_broadcast: alert.kind === "fixed" } : {}),
+      // Only our own id: the rest of the message comes from GitHub and is no key to trust.
+      metadata: { event_type: SLACK_ALERT_EVENT_TYPE, event_payload: { alert_id: alert.id } },
     });
     return { ts: posted.ts, channelId: posted.channel };
+  }
+
+  /**
+   * Looks in Slack for the post of an alert whose last send may have arrived: in its thread for
+   * a reply, else in its channel's history. Reading history needs a channel id; a `#name` is
+   * resolved from the id Slack answered for an earlier alert to that name.
+   */
+  async function lookForLostPost(alert: DueAlert, slack: SlackClient): Promise<Look> {
+    const thread = threadOf(alert);
+    const target = alert.target[0] ?? "";
+    const channelId = thread?.channelId ?? (isSlackChannelId(target) ? target : await findSlackChannelId(deps.pool, target));
+    if (!channelId) {
+      return blind(alert, `no-id:${target}`, `no channel id known for ${target} yet`, "name the channel by its id (C…) in SLACK_ALERT_CHANNEL or the route");
+    }
+    try {
+      const found = await findMessage(slack, {
+        channelId,
+        ...(thread ? { threadTs: thread.ts } : {}),
+        oldest: new Date(alert.created_at.getTime() - LOOK_MARGIN_MS),
+        matches: (m) => m.event_type === SLACK_ALERT_EVENT_TYPE && m.event_payload.alert_id === alert.id,
+      });
+      return found ? { kind: "found", ts: found.ts, channelId } : { kind: "absent" };
+    } catch (error) {
+      if (!(error instanceof SlackApiError) || error.code.startsWith("HTTP ") || TRANSIENT_SLACK_ERRORS.has(error.code)) throw error;
+      const todo =
+        error.code === "missing_scope"
+          ? "add the bot scopes channels:history and groups:history to the Slack app and reinstall it"
+          : error.code === "not_in_channel"
+            ? "invite the bot to the channel"
+            : "check the Slack app's setup";
+      return blind(alert, error.code, error.message, todo);
+    }
+  }
+
+  function blind(alert: DueAlert, key: string, reason: string, todo: string): Look {
+    if (!warned.has(key)) {
+      warned.add(key);
+      log.warn(
+        { alertId: alert.id, target: alert.target[0], reason },
+        `cannot look in Slack for an alert whose answer was lost, so it is posted again and may show twice: ${todo}`,
+      );
+    }
+    return { kind: "blind", note: `posted again without looking for the earlier post whose answer was lost (${reason})` };
   }
 
   async function send(claim: Claim<{ id: number }>): Promise<SendOutcome> {
@@ -80,10 +161,22 @@ export function createAlertWorker(deps: {
     if (alert.parent_status === "pending") {
       return { kind: "retry", at: new Date(now.getTime() + PARENT_WAIT_MS), countAttempt: false };
     }
+    // The doubt a claim came with is settled once a look found no earlier post.
+    let settled = false;
     try {
+      let note: string | null = null;
+      if (alert.channel === "slack" && claim.inDoubt && deps.slack) {
+        const look = await lookForLostPost(alert, deps.slack);
+        if (look.kind === "found") {
+          log.info({ alertId: alert.id, ts: look.ts }, "alert found in Slack after its answer was lost; not posted again");
+          return { kind: "done", set: sentColumns({ ts: look.ts, channelId: look.channelId }, null) };
+        }
+        settled = look.kind === "absent";
+        note = look.kind === "blind" ? look.note : null;
+      }
       const slack = await deliver(alert);
       log.info({ alertId: alert.id, kind: alert.kind, channel: alert.channel }, "alert sent");
-      return { kind: "done", set: { slack_ts: slack?.ts ?? null, slack_channel_id: slack?.channelId ?? null } };
+      return { kind: "done", set: sentColumns(slack, note) };
     } catch (error) {
       const attempts = claim.attempts + 1;
       const retryAt =
@@ -96,9 +189,21 @@ export function createAlertWorker(deps: {
         retryAt ? "alert not sent; will retry" : "alert not sent; giving up: check the channel's configuration",
       );
       if (!retryAt) return { kind: "failed", error: message };
-      // A time-out may come after the message left: the next try looks before posting again.
-      return { kind: "retry", at: retryAt, error: message, inDoubt: isSlackTimeout(error) };
+      // The next try looks before posting again when this one may have posted (no answer came),
+      // or when an earlier one may have and this one could not find out.
+      const inDoubt = alert.channel === "slack" && (mayHaveArrived(error) || (claim.inDoubt && !settled));
+      return { kind: "retry", at: retryAt, error: message, inDoubt };
     }
+  }
+
+  function sentColumns(slack: { ts: string; channelId: string } | null, note: string | null): Record<string, ValueExpression> {
+    return {
+      slack_ts: slack?.ts ?? null,
+      slack_channel_id: slack?.channelId ?? null,
+      sent_at: sql.timestamp(deps.now()),
+      // Recording a send clears last_error, so a note on how it went is kept with the details.
+      ...(note ? { details: sql.fragment`details || ${jsonText({ [DELIVERY_NOTE]: note })}::jsonb` } : {}),
+    };
   }
 
   return createOutboxWorker({
@@ -110,4 +215,9 @@ export function createAlertWorker(deps: {
     retry,
     send,
   });
+}
+
+/** Slack conversation ids (C, G, D and capitals); names are lower case, and routes write them with `#`. */
+function isSlackChannelId(target: string): boolean {
+  return /^[CGD][A-Z0-9]{2,}$/.test(target);
 }

@@ -6,14 +6,18 @@ export class SlackRateLimitedError extends Error {
   }
 }
 
-/** Slack answered `ok: false` (for example `channel_not_found`, `invalid_auth`). */
+/**
+ * Slack answered `ok: false` (for example `channel_not_found`, `invalid_auth`), or an HTTP
+ * error status (`code` is then `HTTP <status>`). `needed` is the scope a `missing_scope` names.
+ */
 export class SlackApiError extends Error {
   override name = "SlackApiError";
   constructor(
     readonly method: string,
     readonly code: string,
+    readonly needed?: string,
   ) {
-    super(`Slack ${method} failed: ${code}`);
+    super(`Slack ${method} failed: ${code}${needed ? ` (needs ${needed})` : ""}`);
   }
 }
 
@@ -25,12 +29,35 @@ export function isSlackTimeout(error: unknown): boolean {
   return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
 }
 
+/** Failures that happen before a request can leave: Slack cannot have seen it. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/**
+ * Whether Slack may have acted on a call that failed: no answer came (a time-out, or the
+ * connection closed after the request was written). Any answer, even an error, is definite;
+ * so is a connection that never opened.
+ */
+export function mayHaveArrived(error: unknown): boolean {
+  if (isSlackTimeout(error)) return true;
+  // fetch reports a broken connection as a TypeError whose cause names the socket's error.
+  if (!(error instanceof TypeError) || error.cause == null) return false;
+  const code = (error.cause as { code?: unknown }).code;
+  return !(typeof code === "string" && NEVER_SENT.has(code));
+}
+
+/** Slack message metadata (chat.postMessage `metadata`), read back with `include_all_metadata`. */
+export interface MessageMetadata {
+  event_type: string;
+  event_payload: Record<string, string | number | boolean>;
+}
+
 export interface PostMessage {
   channel: string;
   text: string;
   blocks?: unknown[];
   thread_ts?: string;
   reply_broadcast?: boolean;
+  metadata?: MessageMetadata;
 }
 
 export interface SlackClient {
@@ -62,7 +89,8 @@ export function createSlackClient(options: { token: string; apiUrl: string; time
     }
     const json = (await response.json()) as Record<string, unknown>;
     if (json.ok !== true) {
-      throw new SlackApiError(method, typeof json.error === "string" ? json.error : "unknown_error");
+      const code = typeof json.error === "string" ? json.error : "unknown_error";
+      throw new SlackApiError(method, code, typeof json.needed === "string" ? json.needed : undefined);
     }
     return json;
   };
@@ -73,4 +101,56 @@ export function createSlackClient(options: { token: string; apiUrl: string; time
       return { channel: String(json.channel), ts: String(json.ts) };
     },
   };
+}
+
+/** Pages read at most by `findMessage`: each is one call under SLACK_CALL_DEADLINE_MS. */
+export const FIND_MESSAGE_MAX_PAGES = 3;
+
+/**
+ * Looks for a message by its metadata, newest pages first: in a channel's top-level history
+ * (conversations.history), or in one thread (conversations.replies) when `threadTs` is given.
+ * Reads at most `FIND_MESSAGE_MAX_PAGES` pages of `limit` messages posted after `oldest`, so a
+ * busy channel costs a bounded number of calls. Needs `channels:history` (and `groups:history`
+ * for private channels) and a channel id, not a `#name`.
+ * @returns the message's ts, or null when none of the pages read has it.
+ */
+export async function findMessage(
+  slack: SlackClient,
+  options: {
+    channelId: string;
+    threadTs?: string;
+    /** Only messages after this moment are read. */
+    oldest: Date;
+    matches: (metadata: MessageMetadata) => boolean;
+    limit?: number;
+  },
+): Promise<{ ts: string } | null> {
+  const method = options.threadTs ? "conversations.replies" : "conversations.history";
+  let cursor: string | undefined;
+  for (let page = 0; page < FIND_MESSAGE_MAX_PAGES; page++) {
+    const json = await slack.call(method, {
+      channel: options.channelId,
+      ...(options.threadTs ? { ts: options.threadTs } : {}),
+      oldest: slackTs(options.oldest),
+      include_all_metadata: true,
+      limit: options.limit ?? 200,
+      ...(cursor ? { cursor } : {}),
+    });
+    const messages = Array.isArray(json.messages) ? (json.messages as unknown[]) : [];
+    for (const message of messages) {
+      const { ts, metadata } = (message ?? {}) as { ts?: unknown; metadata?: Partial<MessageMetadata> };
+      if (typeof ts !== "string" || !metadata || typeof metadata.event_type !== "string") continue;
+      if (typeof metadata.event_payload !== "object" || metadata.event_payload === null) continue;
+      if (options.matches(metadata as MessageMetadata)) return { ts };
+    }
+    const next = (json.response_metadata as { next_cursor?: unknown } | undefined)?.next_cursor;
+    if (typeof next !== "string" || next === "") return null;
+    cursor = next;
+  }
+  return null;
+}
+
+/** A moment as Slack writes it: seconds since the epoch, with microseconds. */
+function slackTs(date: Date): string {
+  return (date.getTime() / 1000).toFixed(6);
 }

@@ -60,6 +60,7 @@ const dueAlert = z.object({
   parent_status: z.string().nullable(),
   parent_slack_ts: z.string().nullable(),
   parent_slack_channel_id: z.string().nullable(),
+  created_at: z.date(),
 });
 export type DueAlert = z.infer<typeof dueAlert>;
 
@@ -70,10 +71,28 @@ export const ALERTS_OUTBOX = { table: "alerts", key: z.object({ id: z.number() }
 export async function getAlertToSend(connection: CommonQueryMethods, id: number): Promise<DueAlert | null> {
   return connection.maybeOne(sql.type(dueAlert)`
     SELECT a.id, a.build_id, a.kind, a.channel, a.target, a.attempts, a.details, a.parent_alert_id,
-           p.status AS parent_status, p.slack_ts AS parent_slack_ts, p.slack_channel_id AS parent_slack_channel_id
+           p.status AS parent_status, p.slack_ts AS parent_slack_ts, p.slack_channel_id AS parent_slack_channel_id,
+           a.created_at
     FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_alert_id
     WHERE a.id = ${id}`);
 }
+
+/**
+ * The channel id Slack answered for the last alert sent to `target` (a `#name` or an id), which
+ * reading a channel's history needs. The newest answer wins: a name can move to another channel.
+ */
+export async function findSlackChannelId(connection: CommonQueryMethods, target: string): Promise<string | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ slack_channel_id: z.string() }))`
+    SELECT slack_channel_id FROM alerts
+    WHERE channel = 'slack' AND target[1] = ${target} AND slack_channel_id IS NOT NULL
+    ORDER BY id DESC LIMIT 1`);
+}
+
+/**
+ * The `details` key of a note on how an alert was sent (sending records clear `last_error`):
+ * the history shows it where an error would be.
+ */
+export const DELIVERY_NOTE = "delivery_note";
 
 export const alertHistorySchema = z.object({
   id: z.number(),
@@ -101,7 +120,8 @@ export async function listAlerts(
   const visible = inScope(sql.fragment`b.installation_id`, page.installations);
   const [alerts, total] = await Promise.all([
     connection.any(sql.type(alertHistorySchema)`
-      SELECT a.id, a.kind, a.channel, a.target, a.status, a.attempts, a.last_error, a.build_id,
+      SELECT a.id, a.kind, a.channel, a.target, a.status, a.attempts,
+             coalesce(a.last_error, a.details->>${sql.literalValue(DELIVERY_NOTE)}) AS last_error, a.build_id,
              b.repository, b.workflow, b.branch, a.created_at, a.sent_at, a.next_attempt_at
       FROM alerts a LEFT JOIN builds b ON b.id = a.build_id
       WHERE ${visible}
