@@ -6,21 +6,33 @@ import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../src/db/embedded-postgres.js";
 import { migrate } from "../src/db/migrate.js";
 import { ensureDatabase } from "../src/db/open-database.js";
+import { ensureChromium } from "./helpers/ensure-chromium.js";
 import { TEMPLATE_DATABASE } from "./helpers/template-database.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** A server where the tests may create databases. */
     adminUrl: string;
+    /** The browser for the browser tests, or why there is none (those tests fail with it). */
+    chromium: { path: string } | { error: string };
   }
 }
 
 /**
  * One PostgreSQL server for the whole run: `DATABASE_URL` when set (its role must be allowed
  * to create databases), otherwise an embedded server in a temporary folder. A template
- * database with the real migrations is built once; each test file clones it.
+ * database with the real migrations is built once; each test file clones it. Chromium is found,
+ * or installed, once too, before anything that needs stopping is started.
  */
 export default async function setup(project: TestProject) {
+  // A missing browser fails only the browser tests: the rest of the suite still runs.
+  project.provide(
+    "chromium",
+    await ensureChromium({ env: process.env }).then(
+      (path) => ({ path }),
+      (error: Error) => ({ error: error.message }),
+    ),
+  );
   const log = pino({ level: process.env.LOG_LEVEL ?? "warn" });
   let embedded: EmbeddedDatabase | undefined;
   let dataDir: string | undefined;

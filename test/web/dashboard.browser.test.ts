@@ -3,15 +3,15 @@ import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { projectPath } from "../../src/project-path.js";
 import { start, type RunningRunboard } from "../../src/start.js";
 import { silentLog, testConfig, TestOctokit, WEBHOOK_SECRET } from "../helpers/github-app.js";
 import { jobPayload, realisticRuns, runPayload, type SeedRun } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
-/** Debian's Chromium (installed by .ci/run); CHROMIUM_PATH points elsewhere when needed. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Found or installed by the global setup (test/helpers/ensure-chromium.ts). */
+const CHROMIUM = inject("chromium");
 const XSS_BRANCH = "<img src=x onerror=alert(1)>";
 
 describe("dashboard in a real browser", () => {
@@ -51,6 +51,7 @@ describe("dashboard in a real browser", () => {
   }
 
   beforeAll(async () => {
+    if ("error" in CHROMIUM) throw new Error(CHROMIUM.error);
     db = await createTestDatabase();
     app = await start({ config: testConfig({ DATABASE_URL: db.connectionUri }), log: silentLog, Octokit: TestOctokit });
     for (const run of realisticRuns(now)) await deliverRun(run);
@@ -66,7 +67,7 @@ describe("dashboard in a real browser", () => {
       message: '<script>alert("commit")</script> and "quotes" & ampersands',
     });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM.path,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
   });
