@@ -5,6 +5,7 @@ import { pruneSyncRepositories } from "../db/installations.js";
 import { markInstallationSynced, savePollState, upsertInstallation, upsertSyncRepository } from "../db/sync-state.js";
 import { createSchedule, type Schedule } from "../schedule.js";
 import type { GithubClients, Octokit } from "./github-clients.js";
+import type { FailedDeliveryRedeliverer } from "./redeliver-failed.js";
 import { emptyStats, type PollStats, type RunLister } from "./list-runs.js";
 
 export type { PollStats };
@@ -36,6 +37,7 @@ async function listAll(stats: PollStats, octokit: Octokit, route: string, key: s
  * 2. list the app's installations and record them (suspended and deleted ones are not polled)
  * 3. for each installation, list its repositories and poll each from its cursor (run-lister)
  * 4. record when each installation was last synced, and why not where it failed
+ * 5. ask GitHub to redeliver the webhook deliveries its log records as failed
  * Runs it heals are live (they alert and get check runs like webhooks), unless they finished
  * before the installation was first seen. A rate limit pauses the installation (its client
  * says so); the repository is tried again at the next pass, never waited for under the lock.
@@ -52,6 +54,8 @@ export function createPoller(deps: {
   /** How far back a repository's first poll looks. */
   lookbackHours?: number;
   random?: () => number;
+  /** Asks GitHub again for deliveries its log records as failed, once per pass. */
+  redeliverer?: FailedDeliveryRedeliverer;
 }): Poller {
   const log = deps.log.child({ worker: "poller" });
 
@@ -99,6 +103,14 @@ export function createPoller(deps: {
         log.warn({ installationId: installation.id, err: error }, "installation not polled; the next poll tries again");
       }
       await markInstallationSynced(deps.pool, installation.id, deps.now(), error);
+    }
+    if (deps.redeliverer) {
+      try {
+        const redelivered = await deps.redeliverer.runOnce();
+        if (redelivered.redelivered > 0) log.info(redelivered, "failed webhook deliveries asked for again");
+      } catch (error) {
+        log.warn({ err: error }, "failed deliveries not looked at; the next poll tries again");
+      }
     }
     log.info(stats, "poll finished");
     return stats;
