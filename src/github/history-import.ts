@@ -56,6 +56,8 @@ export function createHistoryImport(deps: {
   const log = deps.log.child({ worker: "history-import" });
   const share = deps.budgetShare ?? HISTORY_BUDGET_SHARE;
   let stats = emptyStats();
+  // Set by stop(): the pass ends after the request under way, its progress stored.
+  let stopping = false;
 
   async function importRepository(repo: PendingHistory, onProgress?: (stats: PollStats, repository: string) => void) {
     const now = deps.now();
@@ -70,7 +72,7 @@ export function createHistoryImport(deps: {
         isHistory: () => true,
         shouldStop: () => {
           const b = budget();
-          return b !== null && b.remaining < b.limit * share;
+          return stopping || (b !== null && b.remaining < b.limit * share);
         },
         onWindowDone: async (to, runs) => {
           await saveHistoryProgress(deps.pool, repo.repository_id, since, to, runs);
@@ -90,11 +92,13 @@ export function createHistoryImport(deps: {
     const stopped = new Set<number>();
     let done = 0;
     for (const repo of pending) {
+      if (stopping) break;
       if (stopped.has(repo.installation_id)) continue;
       try {
         await importRepository(repo, options.onProgress);
         done += 1;
       } catch (error) {
+        if (stopping) break;
         if (error instanceof ListingStoppedError || error instanceof InstallationPausedError) {
           const budget = deps.github.budget(repo.installation_id);
           const until = error instanceof InstallationPausedError ? new Date(deps.now().getTime() + error.waitMs) : (budget?.resetAt ?? new Date(deps.now().getTime() + 60_000));
@@ -111,6 +115,8 @@ export function createHistoryImport(deps: {
 
   async function runOnce(options?: Parameters<HistoryImport["runOnce"]>[0]): Promise<number> {
     if (deps.days <= 0 || !deps.github.ready()) return 0;
+    // Nothing to import (the usual case): no lock to take, no connection to open.
+    if ((await listPendingHistory(deps.pool, deps.now())).length === 0) return 0;
     const result = await withAdvisoryLock(deps.connectionUri, LOCK_KEYS.historyImport, () => pass(options));
     if (!result.locked) {
       stats = { ...emptyStats(), skipped: "another replica is importing history" };
@@ -129,5 +135,14 @@ export function createHistoryImport(deps: {
       return true;
     },
   });
-  return { ...worker, runOnce, lastStats: () => stats };
+  return {
+    ...worker,
+    runOnce,
+    lastStats: () => stats,
+    async stop() {
+      stopping = true;
+      await worker.stop();
+      stopping = false;
+    },
+  };
 }
