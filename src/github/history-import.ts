@@ -87,7 +87,6 @@ export function createHistoryImport(deps: {
   }
 
   async function pass(options: Parameters<HistoryImport["runOnce"]>[0] = {}): Promise<number> {
-    stats = emptyStats();
     const pending = (await listPendingHistory(deps.pool, deps.now())).filter((r) => !options.repository || r.full_name === options.repository);
     const stopped = new Set<number>();
     let done = 0;
@@ -114,6 +113,7 @@ export function createHistoryImport(deps: {
   }
 
   async function runOnce(options?: Parameters<HistoryImport["runOnce"]>[0]): Promise<number> {
+    stats = emptyStats();
     if (deps.days <= 0 || !deps.github.ready()) return 0;
     // Nothing to import (the usual case): no lock to take, no connection to open.
     if ((await listPendingHistory(deps.pool, deps.now())).length === 0) return 0;
