@@ -6,19 +6,29 @@
  * `@octokit/webhooks-examples`. Prints events per second, the ratio, p50/p99 time to 2xx at half
  * of each one's maximum rate, the app's peak memory, and checks that every event was stored.
  *
- *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 ROUNDS=3 to change the load)
+ * Then the same with the check-run worker at work: commits of 8 workflows whose `workflow_run`
+ * completions arrive interleaved, the app registered as a GitHub App whose GitHub is a stand-in
+ * in this process (bench/checks-stand-in.ts, through GHE_HOST), answering after 250 ms or never.
+ * Beside the same baseline, it also prints the slowest answer and, after the load, how many
+ * commits ended with one check run listing all of their workflows.
+ *
+ *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 ROUNDS=3 to change the load;
+ *                                             COMMIT_EVENTS=2000 DRAIN_SECONDS=60 for the check-run workloads;
+ *                                             WORKLOADS=deliveries,slow,silent to run some of them)
  *
  * To profile the app under this load: APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
- * (node flags for the app's process) and ONLY=app to skip the baseline.
+ * (node flags for the app's process) and ONLY=app to skip the baseline. APP_LOG=file appends
+ * the app's own log (LOG_LEVEL, default warn) to that file.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createHash, createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createWriteStream, readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import pg from "pg";
 import { projectPath } from "../src/project-path.js";
 import { jobPayload, runPayload, type SeedRun } from "../test/helpers/seed-builds.js";
+import { startChecksStandIn, type CheckRunTally, type ChecksStandIn, type DeliveredCommit } from "./checks-stand-in.js";
 import { ms, table, withBenchDatabase } from "./support.js";
 
 const EVENTS = Number(process.env.EVENTS ?? 12_000);
@@ -30,6 +40,27 @@ const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "").split(" ").filter(Boolea
 const ONLY = process.env.ONLY ?? "";
 /** Rounds of both servers, in alternating order; the figures are each one's median. */
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const WORKLOADS = new Set((process.env.WORKLOADS ?? "deliveries,slow,silent").split(","));
+const APP_LOG = process.env.APP_LOG ?? "";
+
+/** The check-run workloads: every commit runs these, each finishing after the one before. */
+const WORKFLOWS = ["Build", "Unit tests", "Lint", "Docs", "Integration", "Security scan", "Package", "Preview deploy"];
+const COMMIT_EVENTS = Number(process.env.COMMIT_EVENTS ?? 2_000);
+const COMMIT_WARMUP = 400;
+const COMMIT_HALF_LOAD_SECONDS = Number(process.env.COMMIT_HALF_LOAD_SECONDS ?? 4);
+/** Commits whose completions interleave at any moment, as on a busy organization. */
+const IN_FLIGHT = 48;
+const GITHUB_DELAY_MS = 250;
+/** How long the check-run worker gets to finish after the load, before the check runs are counted. */
+const DRAIN_SECONDS = Number(process.env.DRAIN_SECONDS ?? 60);
+const ANSWER_LIMIT_MS = 2_000;
+/**
+ * How long a stop may take before the process is killed. The app exits on its own 30 s after a
+ * stop that hangs; waiting that out every round would add minutes and say nothing more. With
+ * node flags for the app (a profile, written at exit) it is waited out.
+ */
+const STOP_GRACE_MS = APP_NODE_ARGS.length ? Infinity : 10_000;
+const INSTALLATION = { id: 4242, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" };
 
 interface Event {
   id: string;
@@ -61,12 +92,76 @@ function makeEvents(count: number, firstRunId: number): Event[] {
       ["workflow_job", jobPayload(seed, "test", 1)],
       ["workflow_run", runPayload(seed)],
     ];
-    for (const [name, payload] of payloads) {
-      const body = Buffer.from(JSON.stringify(payload));
-      events.push({ id: randomUUID(), name, body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` });
-    }
+    for (const [name, payload] of payloads) events.push(sign(name, payload));
   }
   return events.slice(0, count);
+}
+
+function sign(name: string, payload: unknown): Event {
+  const body = Buffer.from(JSON.stringify(payload));
+  return { id: randomUUID(), name, body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
+}
+
+/** A deterministic generator, so that every server gets the same interleaving. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * `count` commits of the installation, each with the completions of WORKFLOWS in order; the
+ * next delivery comes from a random one of IN_FLIGHT open commits, and a finished commit makes
+ * room for the next, so the check-run worker always has many commits changing under it.
+ */
+function makeCommitEvents(count: number, firstCommit: number): { events: Event[]; commits: DeliveredCommit[] } {
+  const now = Date.now();
+  const commits: DeliveredCommit[] = [];
+  const queues: Event[][] = [];
+  for (let c = 0; c < count; c++) {
+    const n = firstCommit + c;
+    const repository = `acme/service-${n % 20}`;
+    const sha = createHash("sha1").update(`bench commit ${n}`).digest("hex");
+    const createdAt = new Date(now - (count - c) * 60_000);
+    queues.push(
+      WORKFLOWS.map((workflow, w) => {
+        const payload = runPayload({
+          id: 300_000_000 + n * WORKFLOWS.length + w,
+          repository,
+          workflow,
+          branch: n % 4 === 0 ? "feature/x" : "main",
+          conclusion: n % 9 === 0 && w === 1 ? "failure" : "success",
+          createdAt,
+          seconds: 60 + w * 45 + (n % 30),
+          actor: `dev${n % 12}`,
+          message: `Change ${n}`,
+        });
+        payload.workflow_run.head_sha = sha;
+        // Ids from the workflow's name could collide; the commit's summary keeps one run per id.
+        payload.workflow_run.workflow_id = 9_000 + w;
+        return sign("workflow_run", { ...payload, installation: INSTALLATION });
+      }),
+    );
+    commits.push({ repository, sha, workflows: WORKFLOWS });
+  }
+  const random = seededRandom(count);
+  const open = queues.splice(0, IN_FLIGHT);
+  const events: Event[] = [];
+  while (open.length > 0) {
+    const i = Math.floor(random() * open.length);
+    events.push(open[i]!.shift()!);
+    if (open[i]!.length === 0) {
+      const next = queues.shift();
+      if (next) open[i] = next;
+      else open.splice(i, 1);
+    }
+  }
+  return { events, commits };
 }
 
 function freePort(): Promise<number> {
@@ -79,12 +174,13 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(script: string, env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
+async function startProcess(script: string, env: Record<string, string>, port: number, nodeArgs: string[] = [], logTo = ""): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
     cwd: projectPath(),
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", logTo ? "pipe" : "ignore", "pipe"],
   });
+  if (logTo) child.stdout?.pipe(createWriteStream(logTo, { flags: "a" }));
   // Its warnings go to ours, without holding our stderr open after it is gone.
   child.stderr?.on("data", (chunk: Buffer) => process.stderr.write(chunk));
   for (let i = 0; i < 200; i++) {
@@ -101,10 +197,21 @@ async function startProcess(script: string, env: Record<string, string>, port: n
   throw new Error(`${script} did not start`);
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves with whether it had to be killed. */
+function stopProcess(child: ChildProcess, graceMs = Infinity): Promise<boolean> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once("exit", () => resolve());
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(false);
+    let killed = false;
+    const timer = Number.isFinite(graceMs)
+      ? setTimeout(() => {
+          killed = true;
+          child.kill("SIGKILL");
+        }, graceMs)
+      : undefined;
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(killed);
+    });
     child.kill("SIGTERM");
   });
 }
@@ -147,19 +254,30 @@ function send(agent: http.Agent, port: number, path: string, event: Event): Prom
   });
 }
 
-/** Closed loop: CONCURRENCY senders, each sending its next event as soon as the last is answered. */
-async function maxRate(port: number, path: string, events: Event[]): Promise<number> {
+/**
+ * Closed loop: CONCURRENCY senders, each sending its next event as soon as the last is answered.
+ * Resolves with the rate and each answer's time, sorted.
+ */
+async function maxRate(port: number, path: string, events: Event[]): Promise<{ rate: number; answers: number[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const answers: number[] = [];
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < events.length) await send(agent, port, path, events[next++]!);
+      while (next < events.length) {
+        const sentAt = performance.now();
+        answers.push((await send(agent, port, path, events[next++]!)) - sentAt);
+      }
     }),
   );
   agent.destroy();
-  return events.length / ((performance.now() - t0) / 1000);
+  const rate = events.length / ((performance.now() - t0) / 1000);
+  return { rate, answers: answers.sort((a, b) => a - b) };
 }
+
+/** The `q` quantile of sorted values. */
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 /** Open loop at a fixed rate: every event leaves on schedule, whether or not earlier ones returned. */
 async function latencyAt(port: number, path: string, events: Event[], rate: number) {
@@ -177,8 +295,7 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
   await Promise.all(pending);
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { p50: pick(0.5), p99: pick(0.99) };
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1)! };
 }
 
 interface Figures {
@@ -194,7 +311,7 @@ async function measure(port: number, path: string, firstRunId: number, count: ()
   const warmup = makeEvents(WARMUP, firstRunId);
   const load = makeEvents(EVENTS, firstRunId + WARMUP);
   await maxRate(port, path, warmup);
-  const rate = await maxRate(port, path, load);
+  const { rate } = await maxRate(port, path, load);
   const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
   return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid) };
@@ -218,48 +335,89 @@ function combine(rounds: Figures[]): Figures {
   };
 }
 
+interface CommitFigures extends Figures {
+  /** p99 of the answers at full speed, CONCURRENCY at a time. */
+  p99Full: number;
+  /** The slowest answer of every delivery sent, warm-up included. */
+  maxAnswer: number;
+  commits: number;
+  /** Only where GitHub answers: how the commits' check runs ended. */
+  tally: CheckRunTally | null;
+  /** Check-run rows still pending when the check runs were counted (after the drain, if any). */
+  pending: number | null;
+  /** Seconds from the last answer until no check-run row was pending; null: not within DRAIN_SECONDS. */
+  drainSeconds: number | null;
+  requests: ChecksStandIn["requests"] | null;
+  /** From SIGTERM to the process's exit; null: killed after STOP_GRACE_MS. */
+  stopSeconds: number | null;
+}
+
+/**
+ * One server under the check-run workloads' deliveries: warm-up and full speed closed loop,
+ * then half of its own maximum rate open loop. Commits are numbered from `firstCommit`.
+ */
+async function measureCommits(port: number, path: string, firstCommit: number) {
+  const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
+  const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);
+  const warm = await maxRate(port, path, warmup.events);
+  const full = await maxRate(port, path, load.events);
+  const halfCommits = Math.max(25, Math.ceil(((full.rate / 2) * COMMIT_HALF_LOAD_SECONDS) / WORKFLOWS.length));
+  const half = makeCommitEvents(halfCommits, firstCommit + warmup.commits.length + load.commits.length);
+  const { p50, p99, max } = await latencyAt(port, path, half.events, full.rate / 2);
+  return {
+    rate: full.rate,
+    p50,
+    p99,
+    p99Full: quantile(full.answers, 0.99),
+    maxAnswer: Math.max(warm.answers.at(-1)!, full.answers.at(-1)!, max),
+    sent: warmup.events.length + load.events.length + half.events.length,
+    commits: [...warmup.commits, ...load.commits, ...half.commits],
+  };
+}
+
 async function main() {
   await withBenchDatabase("ingest", async (uri) => {
     const db = new pg.Client({ connectionString: uri });
     await db.connect();
     const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-    const env = { DATABASE_URL: uri, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "warn", POLL_INTERVAL_SECONDS: "0" };
+    const env = { DATABASE_URL: uri, WEBHOOK_SECRET: SECRET, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", POLL_INTERVAL_SECONDS: "0" };
+    const count = async (table: string) => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
 
     async function run(script: string, extraEnv: Record<string, string>, nodeArgs: string[], path: string, firstRunId: number, table: string) {
       const port = await freePort();
-      const child = await startProcess(script, { ...env, ...extraEnv }, port, nodeArgs);
-      const count = async () => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+      const child = await startProcess(script, { ...env, ...extraEnv }, port, nodeArgs, script === "src/main.ts" ? APP_LOG : "");
       try {
-        const before = await count();
-        const figures = await measure(port, path, firstRunId, count, child.pid!);
+        const before = await count(table);
+        const figures = await measure(port, path, firstRunId, () => count(table), child.pid!);
         return { ...figures, stored: figures.stored - before };
       } finally {
         await stopProcess(child);
       }
     }
-    const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null };
-    const perRun = WARMUP + EVENTS + 20_000;
-    const app = (round: number) =>
-      run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000 + round * perRun, "deliveries");
-    const bare = (round: number) => run("bench/baseline-server.ts", {}, [], "/", 50_000_000 + round * perRun, "baseline_events");
-    const oursRounds: Figures[] = [];
-    const baselineRounds: Figures[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternating which goes first, so a machine that drifts during the run favours neither.
-      const order = round % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
-      for (const side of order) {
-        if (side === "app" && ONLY !== "baseline") oursRounds.push(await app(round));
-        if (side === "baseline" && ONLY !== "app") baselineRounds.push(await bare(round));
-      }
-    }
-    const ours = oursRounds.length ? combine(oursRounds) : none;
-    const baseline = baselineRounds.length ? combine(baselineRounds) : none;
-    const ratios = oursRounds.map((f, i) => (baselineRounds[i] ? (f.rate / baselineRounds[i]!.rate).toFixed(2) : "–"));
-    await db.end();
 
-    const lost = (f: Figures) => (f.stored === f.sent ? "none" : `${f.sent - f.stored} of ${f.sent}`);
-    const mib = (v: number | null) => (v === null ? "–" : `${v.toFixed(0)} MiB`);
-    console.log(`## Webhook ingest
+    if (WORKLOADS.has("deliveries")) {
+      const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null };
+      const perRun = WARMUP + EVENTS + 20_000;
+      const app = (round: number) =>
+        run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000 + round * perRun, "deliveries");
+      const bare = (round: number) => run("bench/baseline-server.ts", {}, [], "/", 50_000_000 + round * perRun, "baseline_events");
+      const oursRounds: Figures[] = [];
+      const baselineRounds: Figures[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternating which goes first, so a machine that drifts during the run favours neither.
+        const order = round % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
+        for (const side of order) {
+          if (side === "app" && ONLY !== "baseline") oursRounds.push(await app(round));
+          if (side === "baseline" && ONLY !== "app") baselineRounds.push(await bare(round));
+        }
+      }
+      const ours = oursRounds.length ? combine(oursRounds) : none;
+      const baseline = baselineRounds.length ? combine(baselineRounds) : none;
+      const ratios = oursRounds.map((f, i) => (baselineRounds[i] ? (f.rate / baselineRounds[i]!.rate).toFixed(2) : "–"));
+
+      const lost = (f: Figures) => (f.stored === f.sent ? "none" : `${f.sent - f.stored} of ${f.sent}`);
+      const mib = (v: number | null) => (v === null ? "–" : `${v.toFixed(0)} MiB`);
+      console.log(`## Webhook ingest
 
 ${EVENTS.toLocaleString("en")} signed deliveries (after ${WARMUP.toLocaleString("en")} to warm up) from a separate process over loopback,
 ${CONCURRENCY} at a time; then ${HALF_LOAD_SECONDS} s at half of each server's own maximum rate, open loop.
@@ -278,7 +436,168 @@ ${table(
   ],
 )}
 `);
+    }
+
+    const sides = (["baseline", "slow", "silent"] as const).filter((side) => (side === "baseline" ? ONLY !== "app" : WORKLOADS.has(side) && ONLY !== "baseline"));
+    if ((WORKLOADS.has("slow") || WORKLOADS.has("silent")) && sides.length > 0) {
+      /** One server under the check-run workloads; the app's GitHub answers in GITHUB_DELAY_MS, or never. */
+      const runCommits = async (side: (typeof sides)[number], round: number): Promise<CommitFigures> => {
+        const standIn = side === "baseline" ? null : await startChecksStandIn({ delayMs: side === "slow" ? GITHUB_DELAY_MS : null });
+        const table = side === "baseline" ? "baseline_events" : "deliveries";
+        const port = await freePort();
+        const child =
+          side === "baseline"
+            ? await startProcess("bench/baseline-server.ts", env, port)
+            : await startProcess(
+                "src/main.ts",
+                // A GitHub App whose GitHub is the stand-in; no history import, which would list repositories there.
+                { ...env, APP_ID: "1", PRIVATE_KEY: privateKey, GHE_HOST: standIn!.host, GHE_PROTOCOL: "http", BACKFILL_DAYS: "0" },
+                port,
+                APP_NODE_ARGS,
+                APP_LOG,
+              );
+        let result: Omit<CommitFigures, "stopSeconds">;
+        try {
+          const before = await count(table);
+          const firstCommit = (["baseline", "slow", "silent"].indexOf(side) + 1) * 1_000_000 + round * 10_000;
+          const figures = await measureCommits(port, side === "baseline" ? "/" : "/api/github/webhooks", firstCommit);
+          const stored = (await count(table)) - before;
+          const pendingRows = async () => (side === "baseline" ? null : Number((await db.query(`SELECT count(*) FROM check_runs WHERE status = 'pending'`)).rows[0].count));
+          let pending = await pendingRows();
+          let drainSeconds: number | null = null;
+          if (side === "slow") {
+            const t0 = performance.now();
+            while (pending! > 0 && performance.now() - t0 < DRAIN_SECONDS * 1000) {
+              await new Promise((r) => setTimeout(r, 500));
+              pending = await pendingRows();
+            }
+            if (pending === 0) drainSeconds = (performance.now() - t0) / 1000;
+          }
+          result = {
+            ...figures,
+            stored,
+            memory: peakMemoryMiB(child.pid!),
+            commits: figures.commits.length,
+            tally: side === "slow" ? standIn!.tally(figures.commits) : null,
+            pending,
+            drainSeconds,
+            requests: standIn ? { ...standIn.requests } : null,
+          };
+        } catch (error) {
+          await stopProcess(child);
+          await standIn?.stop();
+          throw error;
+        }
+        const t0 = performance.now();
+        const killed = await stopProcess(child, STOP_GRACE_MS);
+        const stopSeconds = killed ? null : (performance.now() - t0) / 1000;
+        await standIn?.stop();
+        // Rows left by one app (unsent, or waiting out GitHub's silence) would be the next one's backlog.
+        await db.query("DELETE FROM check_runs");
+        return { ...result, stopSeconds };
+      };
+
+      const rounds = new Map(sides.map((side) => [side, [] as CommitFigures[]]));
+      for (let round = 0; round < ROUNDS; round++) {
+        // Rotating which goes first, so a machine that drifts during the run favours none.
+        const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
+        for (const side of order) {
+          process.stderr.write(`  ${side}, round ${round + 1}\n`);
+          rounds.get(side)!.push(await runCommits(side, round));
+        }
+      }
+      console.log(commitSection(rounds as Map<CommitSide, CommitFigures[]>));
+    }
+    await db.end();
   });
+}
+
+type CommitSide = "baseline" | "slow" | "silent";
+
+/** The check-run workloads' section: each workload beside the baseline, medians of the rounds. */
+function commitSection(rounds: Map<CommitSide, CommitFigures[]>): string {
+  const baseline = rounds.get("baseline") ?? [];
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const n = (value: number) => value.toLocaleString("en");
+  const seconds = (value: number) => (Number.isFinite(value) ? `${value.toFixed(value < 10 ? 1 : 0)} s` : "–");
+  const mib = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} MiB` : "–");
+  const columns: Array<CommitSide> = ["slow", "silent", "baseline"];
+  const cell = (side: CommitSide, show: (figures: CommitFigures[]) => string) => {
+    const figures = rounds.get(side) ?? [];
+    return figures.length ? show(figures) : "–";
+  };
+  const base = baseline.length ? { rate: median(baseline.map((f) => f.rate)), p99: median(baseline.map((f) => f.p99)) } : null;
+  const row = (label: string, show: (figures: CommitFigures[], side: CommitSide) => string, target = "") => [
+    label,
+    ...columns.map((side) => cell(side, (f) => show(f, side))),
+    target,
+  ];
+  const appOnly = (show: (figures: CommitFigures[], side: CommitSide) => string) => (figures: CommitFigures[], side: CommitSide) =>
+    side === "baseline" ? "" : show(figures, side);
+
+  const rate = (f: CommitFigures[], side: CommitSide) => {
+    const value = median(f.map((x) => x.rate));
+    return side === "baseline" || !base ? value.toFixed(0) : `${value.toFixed(0)} (${(value / base.rate).toFixed(2)})`;
+  };
+  const ratios = (f: CommitFigures[]) => f.map((x, i) => (baseline[i] ? (x.rate / baseline[i]!.rate).toFixed(2) : "–")).join(", ");
+  const p99Half = (f: CommitFigures[], side: CommitSide) => {
+    const value = median(f.map((x) => x.p99));
+    return side === "baseline" || !base ? ms(value) : `${ms(value)} (${(value / base.p99).toFixed(2)}×)`;
+  };
+  const lost = (f: CommitFigures[]) => {
+    const stored = sum(f.map((x) => x.stored));
+    const sent = sum(f.map((x) => x.sent));
+    return stored === sent ? "none" : `${n(sent - stored)} of ${n(sent)}`;
+  };
+  const tallied = (f: CommitFigures[], pick: (t: CheckRunTally) => number) => n(sum(f.map((x) => (x.tally ? pick(x.tally) : 0))));
+  const commits = (f: CommitFigures[]) => n(sum(f.map((x) => x.commits)));
+  const afterLoad = (f: CommitFigures[], side: CommitSide) =>
+    f
+      .map((x) => (x.drainSeconds !== null ? `done in ${seconds(x.drainSeconds)}` : `${n(x.pending ?? 0)} pending${side === "slow" ? ` after ${DRAIN_SECONDS} s` : ""}`))
+      .join("; ");
+  const requests = (f: CommitFigures[]) =>
+    `${n(sum(f.map((x) => x.requests?.find ?? 0)))} / ${n(sum(f.map((x) => x.requests?.create ?? 0)))} / ${n(sum(f.map((x) => x.requests?.update ?? 0)))}`;
+  const stop = (f: CommitFigures[]) => {
+    const killed = f.filter((x) => x.stopSeconds === null).length;
+    return killed
+      ? `not within ${STOP_GRACE_MS / 1000} s (killed) in ${killed} of ${f.length} rounds`
+      : seconds(median(f.map((x) => x.stopSeconds!)));
+  };
+  const perRound = median((rounds.get("slow") ?? rounds.get("silent") ?? baseline).map((f) => f.commits));
+
+  return `## Webhook ingest with check runs
+
+Commits of ${WORKFLOWS.length} workflows each whose \`workflow_run\` completed deliveries arrive one after another, interleaved so
+that ${IN_FLIGHT} commits are in flight at any moment (20 repositories, one installation): ${n(COMMIT_WARMUP)} deliveries to warm up,
+${n(COMMIT_EVENTS)} at full speed (${CONCURRENCY} at a time), then ${COMMIT_HALF_LOAD_SECONDS} s at half of each server's own maximum rate, open loop
+(about ${n(perRound)} commits a round). Runboard runs as a GitHub App whose GitHub (\`GHE_HOST\`) is a stand-in on loopback,
+so its check-run worker writes while the deliveries arrive. First column: GitHub answers every request after ${GITHUB_DELAY_MS} ms
+and keeps check runs per commit; after the load the worker gets up to ${DRAIN_SECONDS} s to finish, then each commit's
+check runs at the stand-in are counted. Second column: GitHub accepts connections and never answers (the app's
+deadline is 10 s a request). The baseline gets the same deliveries. ${ROUNDS} rounds of the three, in rotating order,
+into one database; each figure is the median of the rounds, except the slowest answer and memory (the highest) and counts (summed).
+
+${table(
+  ["", `Runboard, GitHub answers in ${GITHUB_DELAY_MS} ms`, "Runboard, GitHub never answers", "Baseline (HMAC + one INSERT)", "Target"],
+  [
+    row("Events per second (max; ratio to baseline)", rate, "≥ 0.75 of baseline"),
+    row("Ratio to baseline, each round", appOnly(ratios)),
+    row("p50 to 2xx at half load", (f) => ms(median(f.map((x) => x.p50)))),
+    row("p99 to 2xx at half load (ratio to baseline)", p99Half, "≤ 1.5× baseline"),
+    row(`p99 to 2xx at full speed (${CONCURRENCY} at a time)`, (f) => ms(median(f.map((x) => x.p99Full)))),
+    row("Slowest answer, any delivery", (f) => ms(Math.max(...f.map((x) => x.maxAnswer))), `≤ ${ANSWER_LIMIT_MS / 1000} s`),
+    row("Events lost (stored vs sent)", lost, "none"),
+    row(`Commits with one check run listing all ${WORKFLOWS.length} workflows`, (f, side) =>
+      side === "slow" ? `${tallied(f, (t) => t.correct)} of ${commits(f)}` : "", "all"),
+    row("Other commits: no check run / summary behind / more than one", (f, side) =>
+      side === "slow" ? `${tallied(f, (t) => t.missing)} / ${tallied(f, (t) => t.stale)} / ${tallied(f, (t) => t.duplicated)}` : "", "– / – / 0"),
+    row("Check-run rows after the load, each round", appOnly(afterLoad)),
+    row("GitHub requests: find / create / update", appOnly(requests)),
+    row("Peak memory (VmHWM)", (f) => mib(Math.max(...f.map((x) => x.memory ?? NaN)))),
+    row("Stop (SIGTERM to exit)", stop),
+  ],
+)}
+`;
 }
 
 await main();

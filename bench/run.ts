@@ -14,6 +14,8 @@ const files = readdirSync(projectPath("bench"))
   .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
   .sort();
 
+// Other work on the machine moves every figure; the baselines share it, the reader should know it.
+const loadAtStart = os.loadavg()[0]!;
 const sections: string[] = [];
 for (const file of files) {
   process.stderr.write(`== ${file}\n`);
@@ -47,6 +49,7 @@ const report = `# Benchmark results
 Made by \`npm run bench${only.length ? ` -- ${only.join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.
 Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB memory, ${os.type()} ${os.release()};
 Node ${process.version}; ${process.env.DATABASE_URL ? "PostgreSQL from DATABASE_URL" : `embedded ${postgres}`}.
+Load average (1 min) at the start and the end: ${loadAtStart.toFixed(1)} and ${os.loadavg()[0]!.toFixed(1)}.
 Each figure stands beside a baseline measured in the same run on the same machine.
 
 ${sections.join("\n")}`;

@@ -71,6 +71,10 @@ const envSchema = z.object({
     .enum(["true", "false"], { message: "must be true or false" })
     .default("false")
     .transform((value) => value === "true"),
+  DEMO: z
+    .enum(["true", "false"], { message: "must be true or false" })
+    .default("false")
+    .transform((value) => value === "true"),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -114,6 +118,8 @@ export interface Config {
    * non-loopback HOST anyway.
    */
   trustProxyAuth: boolean;
+  /** `npm run demo`: the data is made up, so the pages say so and nothing calls GitHub. */
+  demo: boolean;
 }
 
 /** A configuration error: its message is one line naming the variable. */
@@ -166,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backfillDays: e.BACKFILL_DAYS,
     secretKey: e.SECRET_KEY ?? null,
     trustProxyAuth: e.TRUST_PROXY_AUTH,
+    demo: e.DEMO,
   };
 }
 

@@ -15,6 +15,7 @@ import { createCheckRunPublisher } from "./github/check-run-publisher.js";
 import { createPoller } from "./github/poller.js";
 import { createGithubClients } from "./github/github-clients.js";
 import { createHistoryImport } from "./github/history-import.js";
+import { createFailedDeliveryRedeliverer } from "./github/redeliver-failed.js";
 import { createRunLister } from "./github/list-runs.js";
 import { createIngest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
@@ -141,6 +142,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       live,
       metrics,
       baseUrl: config.baseUrl,
+      demo: config.demo,
       // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
       syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
       pool,
@@ -202,7 +204,8 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     // Every worker that calls GitHub goes through one owner of its clients and rate limits.
     const github = createGithubClients({
-      getProbot: () => holder.probot(),
+      // Demo mode: the app is made up, so its workers (check runs, poller, history) find none and wait.
+      getProbot: () => (config.demo ? null : holder.probot()),
       log,
       onRemaining: (remaining) => metrics.rateLimitRemaining.set(remaining),
     });
@@ -221,6 +224,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       now,
       intervalSeconds: config.poll.intervalSeconds,
       jitterSeconds: config.poll.jitterSeconds,
+      redeliverer: createFailedDeliveryRedeliverer({ pool, github, log, now }),
     });
     poller.start();
     stack.push(() => poller.stop());

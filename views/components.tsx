@@ -3,6 +3,7 @@ import type { BrokenBranch } from "../src/db/broken-branches.js";
 import type { TrendDay } from "../src/db/build-trends.js";
 import { firstLine, formatDuration, shortSha } from "../src/domain/format.js";
 import type { Status } from "../src/domain/status.js";
+import { successRate } from "../src/domain/success-rate.js";
 
 export function StatusBadge(props: { status: Status | string }) {
   return <span class={`badge badge-${props.status}`}>{props.status}</span>;
@@ -125,7 +126,12 @@ export function TrendChart(props: { days: TrendDay[]; label: string; showRate?: 
     }
     return d.trim();
   };
-  const rate = path(props.days.map((d, i) => (d.success + d.failed ? [x(i), yRate(d.success / (d.success + d.failed))] : null)));
+  const rate = path(
+    props.days.map((d, i) => {
+      const dayRate = successRate(d.success, d.failed);
+      return dayRate === null ? null : [x(i), yRate(dayRate)];
+    }),
+  );
   const p50 = path(props.days.map((d, i) => (d.p50 != null ? [x(i), yDuration(d.p50)] : null)));
   const p95 = path(props.days.map((d, i) => (d.p95 != null ? [x(i), yDuration(d.p95)] : null)));
   return (

@@ -1,8 +1,11 @@
-import type { Child } from "hono/jsx";
+import { createContext, useContext, type Child } from "hono/jsx";
 
 export type Section = "overview" | "builds" | "alerts" | "docs" | "account";
 
 const HTMX_CONFIG = JSON.stringify({ mode: "same-origin", includeIndicatorCSS: false, extensions: "sse" });
+
+/** True in demo mode (`npm run demo`): the page routes provide it, the layout shows a banner. */
+export const DemoMode = createContext(false);
 
 /**
  * The page frame: skip link, navigation, stylesheet, htmx with its SSE extension (served from
@@ -54,7 +57,14 @@ export function Layout(props: { title: string; nonce: string; section?: Section;
             )}
           </div>
         </header>
-        <main id="content">{props.children}</main>
+        <main id="content">
+          {useContext(DemoMode) && (
+            <p class="notice" role="note" data-demo-banner>
+              Demo data: an example organization; nothing here comes from GitHub.
+            </p>
+          )}
+          {props.children}
+        </main>
       </body>
     </html>
   );

@@ -1,6 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { STATUSES, type Status } from "../domain/status.js";
+import { successRate } from "../domain/success-rate.js";
+import { decidedRun } from "./metric-sql.js";
 import { inScope, type InstallationScope } from "./values.js";
 
 export interface MetricsFilters {
@@ -31,9 +33,8 @@ const summaryRow = z.object({
 });
 
 /**
- * Counts and durations of the builds created in the last `days` days before `now`.
- * Success rate is success / (success + failed); durations are of runs that succeeded or failed
- * (cancelled and skipped runs did not run their course).
+ * Counts and durations of the builds created in the last `days` days before `now`: the success
+ * rate as `successRate` says, durations of decided runs only (see metric-sql.ts).
  */
 export async function getMetricsSummary(
   connection: CommonQueryMethods,
@@ -55,20 +56,19 @@ export async function getMetricsSummary(
     SELECT
       (SELECT coalesce(sum(n), 0)::int FROM counts) AS total,
       (SELECT jsonb_object_agg(status, n) FROM counts) AS by_status,
-      avg(duration_seconds)::float8 AS avg,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p50,
-      percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p95
-    FROM window_builds
-    WHERE duration_seconds IS NOT NULL AND status IN ('success', 'failed')`);
+      avg(w.duration_seconds)::float8 AS avg,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY w.duration_seconds)::float8 AS p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY w.duration_seconds)::float8 AS p95
+    FROM window_builds w
+    WHERE w.duration_seconds IS NOT NULL AND ${decidedRun("w")}`);
   const byStatus = Object.fromEntries(STATUSES.map((status) => [status, row.by_status?.[status] ?? 0])) as Record<
     Status,
     number
   >;
-  const decided = byStatus.success + byStatus.failed;
   return {
     window_days: options.days,
     total_builds: row.total,
-    success_rate: decided === 0 ? null : byStatus.success / decided,
+    success_rate: successRate(byStatus.success, byStatus.failed),
     avg_duration_seconds: row.avg,
     p50_duration_seconds: row.p50,
     p95_duration_seconds: row.p95,

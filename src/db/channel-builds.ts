@@ -1,6 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { flakyRate } from "../domain/flaky-rate.js";
 import { buildSchema, type Build } from "./builds.js";
+import { decidedRun, flakyRun } from "./metric-sql.js";
 
 /** Every repository that has builds, by name. */
 export async function listRepositoryNames(connection: CommonQueryMethods): Promise<string[]> {
@@ -37,7 +39,7 @@ export type FlakyWorkflow = z.infer<typeof flakyRow> & { flaky_rate: number };
 
 /**
  * The workflows with the highest share of flaky runs over the window (flaky as in
- * workflow-stats.ts: green only after a failure of the same commit), at least one flaky run.
+ * metric-sql.ts: green only after a failure of the same commit), at least one flaky run.
  */
 export async function getFlakiestWorkflows(
   connection: CommonQueryMethods,
@@ -50,16 +52,14 @@ export async function getFlakiestWorkflows(
         AND ${options.repository ? sql.fragment`b.repository = ${options.repository}` : sql.fragment`TRUE`}
     )
     SELECT repository, workflow,
-           count(*) FILTER (WHERE status IN ('success', 'failed'))::int AS decided,
-           count(*) FILTER (WHERE status = 'success' AND (
-             EXISTS (SELECT 1 FROM build_jobs j WHERE j.build_id = w.id AND j.run_attempt < w.run_attempt AND j.status = 'failed')
-             OR EXISTS (SELECT 1 FROM builds o WHERE o.repository_id = w.repository_id AND o.workflow = w.workflow
-                          AND o.commit_sha = w.commit_sha AND o.id <> w.id AND o.status = 'failed' AND o.created_at < w.created_at)
-           ))::int AS flaky
+           count(*) FILTER (WHERE ${decidedRun("w")})::int AS decided,
+           count(*) FILTER (WHERE ${flakyRun("w")})::int AS flaky
     FROM w GROUP BY repository, workflow`);
   return rows
-    .filter((row) => row.flaky > 0 && row.decided > 0)
-    .map((row) => ({ ...row, flaky_rate: row.flaky / row.decided }))
+    .flatMap((row) => {
+      const rate = flakyRate(row.flaky, row.decided);
+      return row.flaky > 0 && rate !== null ? [{ ...row, flaky_rate: rate }] : [];
+    })
     .sort((a, b) => b.flaky_rate - a.flaky_rate || b.flaky - a.flaky || a.repository.localeCompare(b.repository))
     .slice(0, options.limit);
 }

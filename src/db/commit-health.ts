@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { STATUSES } from "../domain/status.js";
+import { decidedRun } from "./metric-sql.js";
 
 const commitRow = z.object({
   branch: z.string().nullable(),
@@ -78,7 +79,7 @@ export async function getCommitHealth(
       SELECT count(*)::int AS runs, count(*) FILTER (WHERE t.status = 'failed')::int AS failed
       FROM (SELECT status FROM builds d
             WHERE d.repository_id = l.repository_id AND d.workflow = l.workflow AND d.branch = ${defaultBranch}
-              AND d.status IN ('success', 'failed')
+              AND ${decidedRun("d")}
             ORDER BY d.created_at DESC NULLS LAST, d.id DESC LIMIT 10) t
     ) r
     LEFT JOIN LATERAL (

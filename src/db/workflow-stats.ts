@@ -1,5 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { flakyRate } from "../domain/flaky-rate.js";
+import { successRate } from "../domain/success-rate.js";
+import { decidedRun, flakyRun } from "./metric-sql.js";
 import { inScope, type InstallationScope } from "./values.js";
 
 const statsRow = z.object({
@@ -21,11 +24,7 @@ export interface WorkflowStats {
   p95_duration_seconds: number | null;
 }
 
-/**
- * Figures of one workflow of one repository over the window. A run counts as flaky when it
- * ended green on a later attempt after a failed job, or when another run of the same workflow
- * failed on the same commit before it passed.
- */
+/** Figures of one workflow of one repository over the window (flaky runs as in metric-sql.ts). */
 export async function getWorkflowStats(
   connection: CommonQueryMethods,
   options: { repository: string; workflow: string; days: number; now: Date; installations?: InstallationScope },
@@ -40,19 +39,14 @@ export async function getWorkflowStats(
     SELECT count(*)::int AS total,
            count(*) FILTER (WHERE status = 'success')::int AS success,
            count(*) FILTER (WHERE status = 'failed')::int AS failed,
-           count(*) FILTER (WHERE status = 'success' AND (
-             EXISTS (SELECT 1 FROM build_jobs j WHERE j.build_id = w.id AND j.run_attempt < w.run_attempt AND j.status = 'failed')
-             OR EXISTS (SELECT 1 FROM builds o WHERE o.repository_id = w.repository_id AND o.workflow = w.workflow
-                          AND o.commit_sha = w.commit_sha AND o.id <> w.id AND o.status = 'failed' AND o.created_at < w.created_at)
-           ))::int AS flaky,
-           (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE status IN ('success', 'failed')))::float8 AS p50,
-           (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE status IN ('success', 'failed')))::float8 AS p95
+           count(*) FILTER (WHERE ${flakyRun("w")})::int AS flaky,
+           (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE ${decidedRun("w")}))::float8 AS p50,
+           (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE ${decidedRun("w")}))::float8 AS p95
     FROM w`);
-  const decided = row.success + row.failed;
   return {
     total: row.total,
-    success_rate: decided ? row.success / decided : null,
-    flaky_rate: decided ? row.flaky / decided : null,
+    success_rate: successRate(row.success, row.failed),
+    flaky_rate: flakyRate(row.flaky, row.success + row.failed),
     flaky_runs: row.flaky,
     p50_duration_seconds: row.p50,
     p95_duration_seconds: row.p95,

@@ -1,4 +1,13 @@
-import type { InstallationFreshness } from "../db/sync-state.js";
+/** An installation's sync state, as stored (db/sync-state.ts reads it). */
+export interface FreshnessRow {
+  installation_id: number;
+  account: string;
+  last_synced_at: Date | null;
+  /** Why the installation's last poll failed; null when it did not. */
+  last_error: string | null;
+  repositories: number;
+  repositories_with_errors: number;
+}
 
 export interface Freshness {
   installation_id: number;
@@ -14,7 +23,7 @@ export interface Freshness {
  * never synced, when its last sync is older than `staleAfterMs`, or when it or some of its
  * repositories failed to poll.
  */
-export function describeFreshness(rows: InstallationFreshness[], now: Date, staleAfterMs: number): Freshness[] {
+export function describeFreshness(rows: readonly FreshnessRow[], now: Date, staleAfterMs: number): Freshness[] {
   return rows.map((row) => {
     let reason: string | null = null;
     if (!row.last_synced_at) reason = "never synced yet";

@@ -2,9 +2,6 @@
 export const STATUSES = ["queued", "running", "success", "failed", "cancelled", "skipped"] as const;
 export type Status = (typeof STATUSES)[number];
 
-/** Finished statuses: the run will not change again within this attempt. */
-export const FINISHED_STATUSES: readonly Status[] = ["success", "failed", "cancelled", "skipped"];
-
 const CONCLUSIONS: Record<string, Status> = {
   success: "success",
   failure: "failed",
@@ -42,6 +39,14 @@ export function statusRank(status: Status): number {
   return 3;
 }
 
+/**
+ * Whether a run or job has finished: it will not change again within this attempt. The
+ * check-run part of runboard_write_batch lists the same statuses in SQL (held equal by
+ * test/domain/rules-in-sql.test.ts).
+ */
 export function isFinished(status: Status): boolean {
   return statusRank(status) === 3;
 }
+
+/** The finished statuses (see {@link isFinished}). */
+export const FINISHED_STATUSES: readonly Status[] = STATUSES.filter(isFinished);

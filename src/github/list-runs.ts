@@ -85,9 +85,13 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
 
   /** One GitHub request; `null` data on 304. Rate limits are the client's (github-clients.ts). */
   async function call(stats: PollStats, octokit: Octokit, route: string, params: Record<string, unknown>, options: ListingOptions) {
-    if (options.shouldStop?.()) throw new ListingStoppedError("stopped: the installation's budget ran low");
     try {
-      const response = await limited(() => octokit.request(route, params));
+      // Asked when the request's turn comes, not when it queues: requests queued together (a
+      // page's failed runs) would all pass on the budget of the same last answer.
+      const response = await limited(() => {
+        if (options.shouldStop?.()) throw new ListingStoppedError("stopped: the installation's budget ran low");
+        return octokit.request(route, params);
+      });
       stats.requests += 1;
       const remaining = Number(response.headers["x-ratelimit-remaining"]);
       if (Number.isFinite(remaining)) stats.rateLimitRemaining = remaining;
@@ -152,6 +156,10 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
         if (next.data.workflow_runs.length === 0) break;
         runs.push(...next.data.workflow_runs);
       }
+      // Oldest first, as webhooks would have told them: the alert policy ignores a run older than
+      // the last one decided, so newest first (GitHub's order) would leave a branch's state with
+      // only its latest failure (its streak's start and length lost).
+      runs.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
       // A page's runs go to ingest together: it writes them in a few batches, not one by one.
       await Promise.all(runs.map((run) => ingestRun(stats, octokit, repo, run, options)));
       await options.onWindowDone?.(to, runs.length);

@@ -1,6 +1,6 @@
 import type { DatabasePool } from "slonik";
 import { getInstallationGauges } from "../db/installations.js";
-import { readAlertQueue } from "./database-gauges.js";
+import { readAlertQueue } from "./read-alert-queue.js";
 import { addProcessMetrics } from "./process-metrics.js";
 import { createMetricsRegistry, type Gauge, type MetricsRegistry } from "./registry.js";
 

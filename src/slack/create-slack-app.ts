@@ -5,9 +5,9 @@ import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import { SLACK_ACTIONS } from "../alerts/render-slack.js";
 import type { SlackClient } from "../alerts/slack-client.js";
-import { registerBuildsCommand } from "./builds-command.js";
-import { registerMuteActions } from "./mute-action.js";
-import { registerRerunAction } from "./rerun-action.js";
+import { registerBuildsCommand } from "./register-builds-command.js";
+import { registerMuteActions } from "./register-mute-actions.js";
+import { registerRerunAction } from "./register-rerun-action.js";
 import { createSlackReceiver } from "./slack-receiver.js";
 
 export interface SlackAppDeps {

@@ -50,6 +50,8 @@ export interface ServerDeps {
   metrics?: RunboardMetrics;
   /** The webhook receiver, when the caller also serves it outside Hono; default: built from these deps. */
   receiveWebhook?: WebhookReceiver;
+  /** Demo mode (`npm run demo`): the pages say the data is made up. */
+  demo?: boolean;
 }
 
 /** The webhook receiver these server deps describe (the app, its handler, metrics, stored apps). */

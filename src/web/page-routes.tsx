@@ -11,6 +11,7 @@ import { BuildLive, BuildPage, type BuildPageData } from "../../views/build-page
 import { BuildsPage, BuildsResults, buildsSearch, type BuildsQuery, type BuildsResultsData } from "../../views/builds-page.js";
 import { OverviewLive, OverviewPage, type OverviewData } from "../../views/overview-page.js";
 import { DocsPage, type ApiDocument } from "../../views/docs-page.js";
+import { DemoMode } from "../../views/layout.js";
 import { WorkflowPage } from "../../views/workflow-page.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { getAlertRules } from "../db/alert-settings.js";
@@ -64,10 +65,12 @@ export interface PageDeps {
   baseUrl: string;
   now: () => Date;
   getProbot: () => Probot | null;
+  /** Demo mode: every page says its data is made up. */
+  demo?: boolean;
 }
 
 /** Renders a full page with the doctype, for the request's CSP nonce. */
-function page(c: Context, node: Child, status: 200 | 404 = 200) {
+function renderPage(c: Context, node: Child, status: 200 | 404 = 200) {
   return c.html(html`<!DOCTYPE html>${node}`, status);
 }
 
@@ -83,6 +86,9 @@ function isHtmx(c: Context): boolean {
 /** The HTML pages and the fragments htmx swaps into them. */
 export function createPageRoutes(deps: PageDeps): Hono {
   const app = new Hono();
+  // The layout shows the demo banner from this context, so no page passes the flag along.
+  const page = (c: Context, node: Child, status?: 200 | 404) =>
+    renderPage(c, <DemoMode.Provider value={deps.demo === true}>{node}</DemoMode.Provider>, status);
 
   const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();

@@ -5,7 +5,7 @@ import { escapeSlack } from "../alerts/render-slack.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getFlakiestWorkflows, listChannelBuilds } from "../db/channel-builds.js";
 import { createLinkCode } from "../db/slack-links.js";
-import { parseBuildsCommand, type BuildsCommand } from "../domain/builds-command.js";
+import { parseBuildsCommand, type BuildsCommand } from "../domain/parse-builds-command.js";
 import { findChannelRepositories } from "./channel-repositories.js";
 import { renderBuildList, renderHelp, renderNotice, renderStats, type BuildsAnswer } from "./render-builds.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseBuildsCommand } from "../../src/domain/builds-command.js";
+import { parseBuildsCommand } from "../../src/domain/parse-builds-command.js";
 
 describe("parseBuildsCommand", () => {
   it.each([
