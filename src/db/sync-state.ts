@@ -125,8 +125,9 @@ export async function findStuckRuns(
 const runWithoutJobs = z.object({ id: z.number(), external_id: z.number(), run_attempt: z.number() });
 
 /**
- * Runs of a repository that passed or failed in the last day, at least two minutes ago, with
- * not one job stored and never checked: their `workflow_job` deliveries were lost.
+ * Runs of a repository that passed or failed in the last day, at least two minutes ago and
+ * after the installation was first seen, with not one job stored and never checked: their
+ * `workflow_job` deliveries were lost.
  */
 export async function findRunsWithoutJobs(
   connection: CommonQueryMethods,
@@ -137,6 +138,8 @@ export async function findRunsWithoutJobs(
     WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('success', 'failed') AND b.jobs_checked_at IS NULL
       AND b.finished_at BETWEEN ${sql.timestamp(options.now)} - interval '1 day' AND ${sql.timestamp(options.now)} - interval '2 minutes'
       AND NOT EXISTS (SELECT 1 FROM build_jobs j WHERE j.build_id = b.id)
+      -- history (finished before the installation was first seen) never had job deliveries
+      AND b.finished_at > (SELECT i.created_at FROM installations i WHERE i.id = b.installation_id)
     ORDER BY b.finished_at
     LIMIT ${options.limit}`);
   return [...rows];

@@ -430,6 +430,10 @@ describe("history import", () => {
           SELECT count(*)::int AS n FROM build_jobs j JOIN builds b ON b.id = j.build_id WHERE b.external_id = ${runIdValue}`);
       expect(await jobsOf(lost.id)).toBe(0);
 
+      // Installed a day before these runs: they are live, not history.
+      await db.pool.query(sql.unsafe`
+        INSERT INTO installations (id, account, created_at) VALUES (${standIn.installationId}, 'acme', ${sql.timestamp(new Date(NOW.getTime() - 86_400_000))})
+        ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at`);
       let clock = NOW;
       const parts = testGithubParts(db.pool, probot, { now: () => clock });
       const poller = createPoller({ pool: db.pool, connectionUri: db.connectionUri, ...parts, log: silentLog, now: () => clock, intervalSeconds: 0, jitterSeconds: 0 });
