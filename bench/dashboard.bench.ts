@@ -59,7 +59,6 @@ function appOn(pool: DatabasePool) {
     baseUrl: "http://bench",
     webhookPath: "/api/github/webhooks",
     getProbot: () => null,
-    handleWorkflowEvent: async () => null,
     now: () => new Date(),
     live: null,
     syncStaleAfterMs: 600_000,

@@ -107,7 +107,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       pool,
       config,
       log,
-      app: createRunboardApp({ handleWorkflowEvent, pool, now }),
+      app: createRunboardApp({ pool, now }),
       Octokit: options.Octokit,
     });
     await holder.load();
@@ -128,7 +128,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
 
     const live = createLiveHub({ connectionUri: database.connectionUri, log });
 
-    // One receiver for webhooks, served by the Node server directly and by the Hono route.
+    // The one way in for webhooks: the Node listener in front of Hono hands them to this receiver.
     const receiveWebhook = createWebhookReceiver({
       getProbot: () => holder.probot(),
       refreshApp: () => holder.refresh(),
@@ -137,7 +137,6 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       metrics,
     });
     const app = createServer({
-      receiveWebhook,
       auth,
       live,
       metrics,
@@ -149,7 +148,6 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       log,
       webhookPath: config.webhookPath,
       getProbot: () => holder.probot(),
-      handleWorkflowEvent,
       now,
       setup: {
         holder,

@@ -9,7 +9,6 @@ import {
   removeSyncRepositories,
   saveInstallationState,
 } from "../db/installations.js";
-import type { WorkflowEventHandler } from "./handle-workflow-event.js";
 
 interface InstallationPayload {
   id: number;
@@ -30,27 +29,15 @@ const repositories = (list: RepositoryPayload[] | undefined) => (list ?? []).map
 /**
  * Runboard's Probot app.
  *
- * `workflow_run` and `workflow_job`: the webhook endpoint hands them straight to the same
- * handler (see webhook-route.ts); these registrations serve deliveries that reach Probot
- * another way (`probot.receive`), so both paths store alike.
+ * `workflow_run` and `workflow_job` never reach it: the webhook receiver records them itself
+ * (receive-webhook.ts), without the installation client Probot builds for each event.
  *
  * `installation` and `installation_repositories` keep the `installations` table and the
  * poller's `sync_repositories` true: what was installed, suspended or uninstalled, and which
  * repositories each installation can read.
  */
-export function createRunboardApp(deps: {
-  handleWorkflowEvent: WorkflowEventHandler;
-  pool: DatabasePool;
-  now: () => Date;
-}): ApplicationFunction {
+export function createRunboardApp(deps: { pool: DatabasePool; now: () => Date }): ApplicationFunction {
   return (app) => {
-    app.on(["workflow_run", "workflow_job"], async (context) => {
-      await deps.handleWorkflowEvent(
-        { id: context.id, name: context.name, payload: context.payload as unknown as Record<string, unknown> },
-        context.log,
-      );
-    });
-
     app.on(
       ["installation.created", "installation.new_permissions_accepted", "installation.suspend", "installation.unsuspend"],
       async (context) => {

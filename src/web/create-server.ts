@@ -3,8 +3,6 @@ import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
-import type { WorkflowEventHandler } from "../github/handle-workflow-event.js";
-import { createWebhookRoute } from "../github/webhook-route.js";
 import { createAlertRoutes, type AlertRouteDeps } from "./alert-routes.js";
 import { createApiRoutes } from "./api-routes.js";
 import { createHealthRoute } from "./health-route.js";
@@ -20,7 +18,6 @@ import { viewerOf } from "./auth/access.js";
 import { createSlackApp, type SlackAppDeps } from "../slack/create-slack-app.js";
 import { createSlackLinkRoute } from "../slack/link-route.js";
 import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
-import { createWebhookReceiver, type WebhookReceiver } from "../github/receive-webhook.js";
 import { createMetricsRoute } from "./metrics-route.js";
 
 export interface ServerDeps {
@@ -28,9 +25,8 @@ export interface ServerDeps {
   log: Logger;
   /** Public address, for links and the API description. */
   baseUrl: string;
+  /** Where webhooks arrive (served before this app, by the Node listener): public, no CSRF. */
   webhookPath: string;
-  /** Records workflow_run and workflow_job deliveries. */
-  handleWorkflowEvent: WorkflowEventHandler;
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
   now: () => Date;
@@ -46,30 +42,18 @@ export interface ServerDeps {
   setup?: SetupDeps;
   /** The Slack bot's settings; default: not configured (/slack/events answers 503). */
   slackBot?: Pick<SlackAppDeps, "signingSecret" | "botToken" | "alertChannel" | "apiUrl" | "slack">;
-  /** Webhook counters and `GET /metrics`; without it neither is served. */
+  /** `GET /metrics`; without it, not served. */
   metrics?: RunboardMetrics;
-  /** The webhook receiver, when the caller also serves it outside Hono; default: built from these deps. */
-  receiveWebhook?: WebhookReceiver;
   /** Demo mode (`npm run demo`): the pages say the data is made up. */
   demo?: boolean;
 }
 
-/** The webhook receiver these server deps describe (the app, its handler, metrics, stored apps). */
-function createServerWebhookReceiver(
-  deps: Pick<ServerDeps, "getProbot" | "handleWorkflowEvent" | "log" | "metrics" | "setup">,
-): WebhookReceiver {
-  return createWebhookReceiver({
-    getProbot: deps.getProbot,
-    refreshApp: deps.setup ? () => deps.setup!.holder.refresh() : undefined,
-    handleWorkflowEvent: deps.handleWorkflowEvent,
-    log: deps.log,
-    metrics: deps.metrics,
-  });
-}
-
 const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };
 
-/** The whole HTTP surface on one Hono app: webhooks, health, JSON API and pages. */
+/**
+ * The HTTP surface behind the webhook endpoint, on one Hono app: health, login, JSON API, pages,
+ * Slack. Webhooks never reach it: the Node listener in front answers them (webhook-listener.ts).
+ */
 export function createServer(deps: ServerDeps): Hono {
   const app = new Hono();
 
@@ -95,7 +79,6 @@ export function createServer(deps: ServerDeps): Hono {
     }),
   );
 
-  app.route("/", createWebhookRoute({ path: deps.webhookPath, receive: deps.receiveWebhook ?? createServerWebhookReceiver(deps) }));
   // Everything after this line knows who is asking (see auth/access.ts).
   const auth =
     deps.auth ??

@@ -16,7 +16,8 @@ import { projectPath } from "../../src/project-path.js";
 import { Writable } from "node:stream";
 import type { Logger } from "pino";
 import { createLogger } from "../../src/logger.js";
-import { deliver, silentLog, TestOctokit, testPrivateKey, WEBHOOK_SECRET } from "../helpers/github-app.js";
+import { createWebhookReceiver } from "../../src/github/receive-webhook.js";
+import { deliver, silentLog, TestOctokit, testPrivateKey, WEBHOOK_SECRET, withWebhooks } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -59,17 +60,16 @@ async function replica(db: TestDatabase, env: Record<string, string> = {}, log: 
     pool: db.pool,
     config,
     log: silentLog,
-    app: createRunboardApp({ handleWorkflowEvent, pool: db.pool, now: () => new Date() }),
+    app: createRunboardApp({ pool: db.pool, now: () => new Date() }),
     Octokit: TestOctokit,
   });
   await holder.load();
-  const app = createServer({
+  const server = createServer({
     pool: db.pool,
     log: silentLog,
     baseUrl: config.baseUrl,
     webhookPath: config.webhookPath,
     getProbot: () => holder.probot(),
-    handleWorkflowEvent,
     now: () => new Date(),
     syncStaleAfterMs: 600_000,
     live: null,
@@ -83,6 +83,9 @@ async function replica(db: TestDatabase, env: Record<string, string> = {}, log: 
       githubApiBaseUrl: config.githubApiBaseUrl,
     },
   });
+  // Webhooks as start() receives them: the receiver looks for an app another replica stored.
+  const receive = createWebhookReceiver({ getProbot: () => holder.probot(), refreshApp: () => holder.refresh(), handleWorkflowEvent, log: silentLog });
+  const app = withWebhooks(server, config.webhookPath, receive);
   return { app, holder };
 }
 

@@ -10,7 +10,8 @@ import { createIngest } from "../../src/ingest.js";
 import { createMetricsRegistry } from "../../src/metrics/registry.js";
 import { createRunboardMetrics, type RunboardMetrics } from "../../src/metrics/runboard-metrics.js";
 import { createServer } from "../../src/web/create-server.js";
-import { deliver, silentLog, testConfig, testGithubParts, TestOctokit } from "../helpers/github-app.js";
+import { deliver, silentLog, testConfig, testGithubParts, TestOctokit, withWebhooks } from "../helpers/github-app.js";
+import { createWebhookReceiver } from "../../src/github/receive-webhook.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -77,13 +78,12 @@ describe("GET /metrics", () => {
     const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
     const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
     const probot = createProbot(testConfig().github!, silentLog, TestOctokit);
-    await probot.load(createRunboardApp({ handleWorkflowEvent, pool: db.pool, now: () => NOW }));
-    app = createServer({
+    await probot.load(createRunboardApp({ pool: db.pool, now: () => NOW }));
+    const server = createServer({
       pool: db.pool,
       log: silentLog,
       webhookPath: "/api/github/webhooks",
       getProbot: () => probot,
-      handleWorkflowEvent,
       now: () => NOW,
       alerts: { baseUrl: "http://runboard.test", email: null, slack: null },
       live: null,
@@ -91,6 +91,7 @@ describe("GET /metrics", () => {
       syncStaleAfterMs: 600_000,
       metrics,
     });
+    app = withWebhooks(server, "/api/github/webhooks", createWebhookReceiver({ getProbot: () => probot, handleWorkflowEvent, log: silentLog, metrics }));
   });
   afterEach(async () => {
     metrics.close();
