@@ -18,12 +18,13 @@ import { createGithubClients } from "../src/github/github-clients.js";
 import { createHistoryImport } from "../src/github/history-import.js";
 import { createRunLister } from "../src/github/list-runs.js";
 import { createPoller } from "../src/github/poller.js";
-import { upsertInstallation, upsertSyncRepository } from "../src/db/sync-state.js";
 import { createIngest } from "../src/ingest.js";
 import { sql } from "slonik";
 import { z } from "zod";
 import { runPayload } from "../test/helpers/seed-builds.js";
 import { quietLog, table, withBenchDatabase } from "./support.js";
+import { upsertInstallation } from "../src/db/installations.js";
+import { upsertSyncRepository } from "../src/db/sync-repositories.js";
 
 const REPOS = 5;
 const RUNS_PER_REPO = 1_000;

@@ -3,7 +3,6 @@ import { ConfigError, loadConfig } from "../config.js";
 import { createPool } from "../db/create-pool.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open-database.js";
-import { requestHistory } from "../db/sync-state.js";
 import { createGithubAppHolder } from "../github/github-app-holder.js";
 import { createGithubClients } from "../github/github-clients.js";
 import { createHistoryImport } from "../github/history-import.js";
@@ -11,6 +10,7 @@ import { createRunLister, type PollStats } from "../github/list-runs.js";
 import { createPoller } from "../github/poller.js";
 import { createIngest } from "../ingest.js";
 import { createLogger } from "../logger.js";
+import { requestHistory } from "../db/sync-repositories.js";
 
 /**
  * `npm run backfill -- --since 30d [--repo owner/name]`: imports the history of every

@@ -145,3 +145,54 @@ export async function getBuild(
     ORDER BY started_at NULLS LAST, id`);
   return { ...build, jobs: [...jobs] };
 }
+
+const unfinished = z.object({ external_id: z.number() });
+
+/**
+ * Runs of a repository stuck in queued/running for longer than their workflow usually takes
+ * (twice its p95 over 30 days, at least `minimumMinutes`): their end may have been missed.
+ */
+export async function findStuckRuns(
+  connection: CommonQueryMethods,
+  options: { repositoryId: number; now: Date; minimumMinutes: number; limit: number },
+): Promise<number[]> {
+  return connection.anyFirst(sql.type(unfinished)`
+    SELECT b.external_id FROM builds b
+    WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('queued', 'running')
+      AND coalesce(b.started_at, b.created_at) < ${sql.timestamp(options.now)} - greatest(
+        make_interval(mins => ${options.minimumMinutes}),
+        coalesce((SELECT 2 * percentile_cont(0.95) WITHIN GROUP (ORDER BY o.duration_seconds) * interval '1 second'
+                  FROM builds o
+                  WHERE o.repository_id = b.repository_id AND o.workflow = b.workflow AND o.status IN ('success', 'failed')
+                    AND o.created_at > ${sql.timestamp(options.now)} - interval '30 days'), interval '0'))
+    ORDER BY b.created_at
+    LIMIT ${options.limit}`) as Promise<number[]>;
+}
+
+const runWithoutJobs = z.object({ id: z.number(), external_id: z.number(), run_attempt: z.number() });
+
+/**
+ * Runs of a repository that passed or failed in the last day, at least two minutes ago and
+ * after the installation was first seen, with not one job stored and never checked: their
+ * `workflow_job` deliveries were lost.
+ */
+export async function findRunsWithoutJobs(
+  connection: CommonQueryMethods,
+  options: { repositoryId: number; now: Date; limit: number },
+): Promise<Array<z.infer<typeof runWithoutJobs>>> {
+  const rows = await connection.any(sql.type(runWithoutJobs)`
+    SELECT b.id, b.external_id, b.run_attempt FROM builds b
+    WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('success', 'failed') AND b.jobs_checked_at IS NULL
+      AND b.finished_at BETWEEN ${sql.timestamp(options.now)} - interval '1 day' AND ${sql.timestamp(options.now)} - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM build_jobs j WHERE j.build_id = b.id)
+      -- history (finished before the installation was first seen) never had job deliveries
+      AND b.finished_at > (SELECT i.created_at FROM installations i WHERE i.id = b.installation_id)
+    ORDER BY b.finished_at
+    LIMIT ${options.limit}`);
+  return [...rows];
+}
+
+/** The run's jobs were read from GitHub: it is not looked at again. */
+export async function markJobsChecked(connection: CommonQueryMethods, buildId: number, at: Date): Promise<void> {
+  await connection.query(sql.unsafe`UPDATE builds SET jobs_checked_at = ${sql.timestamp(at)} WHERE id = ${buildId}`);
+}

@@ -47,43 +47,6 @@ export async function isInstallationDeleted(connection: CommonQueryMethods, id: 
   return row?.deleted ?? false;
 }
 
-/**
- * Repositories an installation can now read: added to the poller's list (a repository that
- * moved from another installation moves with its sync state).
- */
-export async function addSyncRepositories(
-  connection: CommonQueryMethods,
-  installationId: number,
-  repositories: ReadonlyArray<{ id: number; fullName: string }>,
-): Promise<void> {
-  if (repositories.length === 0) return;
-  await connection.query(sql.unsafe`
-    INSERT INTO sync_repositories (repository_id, installation_id, full_name)
-    SELECT * FROM unnest(${sql.array(repositories.map((r) => r.id), "int8")}, ${sql.array(repositories.map(() => installationId), "int8")},
-                         ${sql.array(repositories.map((r) => text(r.fullName)), "text")})
-    ON CONFLICT (repository_id) DO UPDATE SET
-      installation_id = EXCLUDED.installation_id, full_name = EXCLUDED.full_name, updated_at = now()`);
-}
-
-/** Repositories an installation can no longer read: off the poller's list. */
-export async function removeSyncRepositories(connection: CommonQueryMethods, installationId: number, repositoryIds: readonly number[]): Promise<void> {
-  if (repositoryIds.length === 0) return;
-  await connection.query(sql.unsafe`
-    DELETE FROM sync_repositories
-    WHERE installation_id = ${installationId} AND repository_id = ANY(${sql.array([...repositoryIds], "int8")})`);
-}
-
-/**
- * Keeps only the repositories GitHub just listed for an installation: one removed while its
- * `installation_repositories` event was missed (or arrived before the `added` it undoes) leaves
- * the list at the next poll.
- */
-export async function pruneSyncRepositories(connection: CommonQueryMethods, installationId: number, listedIds: readonly number[]): Promise<void> {
-  await connection.query(sql.unsafe`
-    DELETE FROM sync_repositories
-    WHERE installation_id = ${installationId} AND NOT (repository_id = ANY(${sql.array([...listedIds], "int8")}))`);
-}
-
 const gaugeRow = z.object({
   active: z.number(),
   suspended: z.number(),
@@ -104,4 +67,37 @@ export async function getInstallationGauges(connection: CommonQueryMethods, now:
            extract(epoch FROM ${sql.timestamp(now)} - min(coalesce(last_synced_at, created_at))
                    FILTER (WHERE deleted_at IS NULL AND suspended_at IS NULL))::float8 AS lag_seconds
     FROM installations`);
+}
+
+/**
+ * Records an installation as GitHub's listing shows it, suspension included (the listing is
+ * newer than a missed or reordered `suspend`/`unsuspend` event).
+ * @returns whether to poll it (false when it is suspended or was deleted), and when Runboard
+ *   first saw it (runs that finished before are history).
+ */
+export async function upsertInstallation(
+  connection: CommonQueryMethods,
+  id: number,
+  account: string,
+  suspendedAt: Date | null = null,
+): Promise<{ active: boolean; firstSeenAt: Date }> {
+  const row = await connection.one(sql.type(z.object({ active: z.boolean(), first_seen_at: z.date() }))`
+    INSERT INTO installations (id, account, suspended_at) VALUES (${id}, ${account}, ${timestamp(suspendedAt)})
+    ON CONFLICT (id) DO UPDATE SET account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, updated_at = now()
+    RETURNING deleted_at IS NULL AND suspended_at IS NULL AS active, created_at AS first_seen_at`);
+  return { active: row.active, firstSeenAt: row.first_seen_at };
+}
+
+export async function markInstallationSynced(connection: CommonQueryMethods, id: number, at: Date, error: string | null): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE installations SET
+      last_synced_at = CASE WHEN ${error}::text IS NULL THEN ${sql.timestamp(at)} ELSE last_synced_at END,
+      last_error = ${error}, updated_at = now()
+    WHERE id = ${id}`);
+}
+
+/** The installation's budget ran low: its import goes on at `until` (the rate limit's reset). */
+export async function pauseHistory(connection: CommonQueryMethods, installationId: number, until: Date): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE installations SET history_resume_at = ${sql.timestamp(until)}, updated_at = now() WHERE id = ${installationId}`);
 }

@@ -1,17 +1,11 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import { LOCK_KEYS, withAdvisoryLock } from "../db/advisory-lock.js";
-import {
-  finishHistory,
-  listPendingHistory,
-  pauseHistory,
-  saveHistoryProgress,
-  startHistory,
-  type PendingHistory,
-} from "../db/sync-state.js";
 import { createRepeatingWorker, type RepeatingWorker } from "../repeating-worker.js";
 import { InstallationPausedError, type GithubClients } from "./github-clients.js";
 import { emptyStats, ListingStoppedError, type PollStats, type RunLister } from "./list-runs.js";
+import { pauseHistory } from "../db/installations.js";
+import { type PendingHistory, finishHistory, listPendingHistory, saveHistoryProgress, startHistory } from "../db/sync-repositories.js";
 
 /**
  * The import stops while the installation has less than this share of its hourly requests

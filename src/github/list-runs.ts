@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { findRunsWithoutJobs, findStuckRuns, markJobsChecked, savePollState, type SyncRepository } from "../db/sync-state.js";
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../domain/normalize.js";
 import { isFinished, toStatus } from "../domain/status.js";
 import type { Ingest } from "../ingest.js";
 import type { Octokit } from "./github-clients.js";
+import { findRunsWithoutJobs, findStuckRuns, markJobsChecked } from "../db/builds.js";
+import { type SyncRepository, savePollState } from "../db/sync-repositories.js";
 
 /** GitHub answers at most 1,000 runs for one query, whatever the paging. */
 const RESULT_CAP = 1_000;

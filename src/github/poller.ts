@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import { LOCK_KEYS, withAdvisoryLock } from "../db/advisory-lock.js";
-import { pruneSyncRepositories } from "../db/installations.js";
-import { markInstallationSynced, savePollState, upsertInstallation, upsertSyncRepository } from "../db/sync-state.js";
 import { createSchedule, type Schedule } from "../schedule.js";
 import type { GithubClients, Octokit } from "./github-clients.js";
 import type { FailedDeliveryRedeliverer } from "./redeliver-failed.js";
 import { emptyStats, type PollStats, type RunLister } from "./list-runs.js";
+import { markInstallationSynced, upsertInstallation } from "../db/installations.js";
+import { pruneSyncRepositories, savePollState, upsertSyncRepository } from "../db/sync-repositories.js";
 
 export type { PollStats };
 

@@ -2,13 +2,8 @@ import type { Logger } from "pino";
 import type { ApplicationFunction } from "probot";
 import type { DatabasePool } from "slonik";
 import { resumeCheckRuns } from "../db/check-runs.js";
-import {
-  addSyncRepositories,
-  isInstallationDeleted,
-  markInstallationDeleted,
-  removeSyncRepositories,
-  saveInstallationState,
-} from "../db/installations.js";
+import { isInstallationDeleted, markInstallationDeleted, saveInstallationState } from "../db/installations.js";
+import { addSyncRepositories, removeSyncRepositories } from "../db/sync-repositories.js";
 
 interface InstallationPayload {
   id: number;

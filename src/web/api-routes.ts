@@ -4,12 +4,12 @@ import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuild, listBuilds } from "../db/builds.js";
-import { getFreshness, getHistoryProgress } from "../db/sync-state.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
+import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 const filter = z.string().trim().max(255).optional().transform((value) => value || undefined);
 const whole = (min: number, max: number, fallback: number) =>

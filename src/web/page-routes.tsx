@@ -22,13 +22,13 @@ import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
-import { getFreshness, getHistoryProgress } from "../db/sync-state.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
 import { inScope, type InstallationScope } from "../db/values.js";
+import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
 const PAGE_COUNT_LIMIT = 10_000;

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { InstallationFreshness } from "../../src/db/sync-state.js";
 import { describeFreshness, type FreshnessRow } from "../../src/domain/freshness.js";
+import { type InstallationFreshness } from "../../src/db/sync-repositories.js";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
 const STALE_AFTER_MS = 10 * 60_000;

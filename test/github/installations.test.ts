@@ -8,9 +8,9 @@ import { z } from "zod";
 import { createProbot } from "../../src/github/create-probot.js";
 import { createPoller } from "../../src/github/poller.js";
 import { createIngest } from "../../src/ingest.js";
-import { upsertSyncRepository } from "../../src/db/sync-state.js";
 import { testGithubParts, createTestServer, deliver, silentLog, testConfig, TestOctokit } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
 
 const require = createRequire(import.meta.url);
 

@@ -5,12 +5,12 @@ import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createProbot } from "../../src/github/create-probot.js";
-import { requestHistory } from "../../src/db/sync-state.js";
 import { createHistoryImport, type HistoryImport } from "../../src/github/history-import.js";
 import { createPoller, type Poller } from "../../src/github/poller.js";
 import { createTestServer, deliver, silentLog, testConfig, testGithubParts, TestOctokit } from "../helpers/github-app.js";
 import { runPayload } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+import { requestHistory } from "../../src/db/sync-repositories.js";
 
 const API = "https://api.github.com";
 const NOW = new Date("2026-08-10T12:00:00Z");

@@ -1,33 +1,43 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { HistoryProgressRow } from "../domain/history-progress.js";
-import { inScope, timestamp, type InstallationScope } from "./values.js";
+import { inScope, text, timestamp, type InstallationScope } from "./values.js";
 
 /**
- * Records an installation as GitHub's listing shows it, suspension included (the listing is
- * newer than a missed or reordered `suspend`/`unsuspend` event).
- * @returns whether to poll it (false when it is suspended or was deleted), and when Runboard
- *   first saw it (runs that finished before are history).
+ * Repositories an installation can now read: added to the poller's list (a repository that
+ * moved from another installation moves with its sync state).
  */
-export async function upsertInstallation(
+export async function addSyncRepositories(
   connection: CommonQueryMethods,
-  id: number,
-  account: string,
-  suspendedAt: Date | null = null,
-): Promise<{ active: boolean; firstSeenAt: Date }> {
-  const row = await connection.one(sql.type(z.object({ active: z.boolean(), first_seen_at: z.date() }))`
-    INSERT INTO installations (id, account, suspended_at) VALUES (${id}, ${account}, ${timestamp(suspendedAt)})
-    ON CONFLICT (id) DO UPDATE SET account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, updated_at = now()
-    RETURNING deleted_at IS NULL AND suspended_at IS NULL AS active, created_at AS first_seen_at`);
-  return { active: row.active, firstSeenAt: row.first_seen_at };
+  installationId: number,
+  repositories: ReadonlyArray<{ id: number; fullName: string }>,
+): Promise<void> {
+  if (repositories.length === 0) return;
+  await connection.query(sql.unsafe`
+    INSERT INTO sync_repositories (repository_id, installation_id, full_name)
+    SELECT * FROM unnest(${sql.array(repositories.map((r) => r.id), "int8")}, ${sql.array(repositories.map(() => installationId), "int8")},
+                         ${sql.array(repositories.map((r) => text(r.fullName)), "text")})
+    ON CONFLICT (repository_id) DO UPDATE SET
+      installation_id = EXCLUDED.installation_id, full_name = EXCLUDED.full_name, updated_at = now()`);
 }
 
-export async function markInstallationSynced(connection: CommonQueryMethods, id: number, at: Date, error: string | null): Promise<void> {
+/** Repositories an installation can no longer read: off the poller's list. */
+export async function removeSyncRepositories(connection: CommonQueryMethods, installationId: number, repositoryIds: readonly number[]): Promise<void> {
+  if (repositoryIds.length === 0) return;
   await connection.query(sql.unsafe`
-    UPDATE installations SET
-      last_synced_at = CASE WHEN ${error}::text IS NULL THEN ${sql.timestamp(at)} ELSE last_synced_at END,
-      last_error = ${error}, updated_at = now()
-    WHERE id = ${id}`);
+    DELETE FROM sync_repositories
+    WHERE installation_id = ${installationId} AND repository_id = ANY(${sql.array([...repositoryIds], "int8")})`);
+}
+
+/**
+ * Keeps only the repositories GitHub just listed for an installation: one removed while its
+ * `installation_repositories` event was missed (or arrived before the `added` it undoes) leaves
+ * the list at the next poll.
+ */
+export async function pruneSyncRepositories(connection: CommonQueryMethods, installationId: number, listedIds: readonly number[]): Promise<void> {
+  await connection.query(sql.unsafe`
+    DELETE FROM sync_repositories
+    WHERE installation_id = ${installationId} AND NOT (repository_id = ANY(${sql.array([...listedIds], "int8")}))`);
 }
 
 const syncRepository = z.object({
@@ -68,13 +78,6 @@ export async function savePollState(
     WHERE repository_id = ${repositoryId}`);
 }
 
-/** A backfill from `from` has imported everything up to `to`: a restart resumes there. */
-export async function saveBackfillProgress(connection: CommonQueryMethods, repositoryId: number, from: Date, to: Date): Promise<void> {
-  await connection.query(sql.unsafe`
-    UPDATE sync_repositories SET backfilled_from = ${sql.timestamp(from)}, backfilled_to = ${sql.timestamp(to)}, updated_at = now()
-    WHERE repository_id = ${repositoryId}`);
-}
-
 const freshnessRow = z.object({
   installation_id: z.number(),
   account: z.string(),
@@ -97,57 +100,6 @@ export async function getFreshness(connection: CommonQueryMethods, installations
     WHERE ${inScope(sql.fragment`i.id`, installations)} AND i.deleted_at IS NULL
     GROUP BY i.id ORDER BY i.account`);
   return [...rows];
-}
-
-const unfinished = z.object({ external_id: z.number() });
-
-/**
- * Runs of a repository stuck in queued/running for longer than their workflow usually takes
- * (twice its p95 over 30 days, at least `minimumMinutes`): their end may have been missed.
- */
-export async function findStuckRuns(
-  connection: CommonQueryMethods,
-  options: { repositoryId: number; now: Date; minimumMinutes: number; limit: number },
-): Promise<number[]> {
-  return connection.anyFirst(sql.type(unfinished)`
-    SELECT b.external_id FROM builds b
-    WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('queued', 'running')
-      AND coalesce(b.started_at, b.created_at) < ${sql.timestamp(options.now)} - greatest(
-        make_interval(mins => ${options.minimumMinutes}),
-        coalesce((SELECT 2 * percentile_cont(0.95) WITHIN GROUP (ORDER BY o.duration_seconds) * interval '1 second'
-                  FROM builds o
-                  WHERE o.repository_id = b.repository_id AND o.workflow = b.workflow AND o.status IN ('success', 'failed')
-                    AND o.created_at > ${sql.timestamp(options.now)} - interval '30 days'), interval '0'))
-    ORDER BY b.created_at
-    LIMIT ${options.limit}`) as Promise<number[]>;
-}
-
-const runWithoutJobs = z.object({ id: z.number(), external_id: z.number(), run_attempt: z.number() });
-
-/**
- * Runs of a repository that passed or failed in the last day, at least two minutes ago and
- * after the installation was first seen, with not one job stored and never checked: their
- * `workflow_job` deliveries were lost.
- */
-export async function findRunsWithoutJobs(
-  connection: CommonQueryMethods,
-  options: { repositoryId: number; now: Date; limit: number },
-): Promise<Array<z.infer<typeof runWithoutJobs>>> {
-  const rows = await connection.any(sql.type(runWithoutJobs)`
-    SELECT b.id, b.external_id, b.run_attempt FROM builds b
-    WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('success', 'failed') AND b.jobs_checked_at IS NULL
-      AND b.finished_at BETWEEN ${sql.timestamp(options.now)} - interval '1 day' AND ${sql.timestamp(options.now)} - interval '2 minutes'
-      AND NOT EXISTS (SELECT 1 FROM build_jobs j WHERE j.build_id = b.id)
-      -- history (finished before the installation was first seen) never had job deliveries
-      AND b.finished_at > (SELECT i.created_at FROM installations i WHERE i.id = b.installation_id)
-    ORDER BY b.finished_at
-    LIMIT ${options.limit}`);
-  return [...rows];
-}
-
-/** The run's jobs were read from GitHub: it is not looked at again. */
-export async function markJobsChecked(connection: CommonQueryMethods, buildId: number, at: Date): Promise<void> {
-  await connection.query(sql.unsafe`UPDATE builds SET jobs_checked_at = ${sql.timestamp(at)} WHERE id = ${buildId}`);
 }
 
 const pendingHistory = syncRepository.extend({
@@ -192,12 +144,6 @@ export async function finishHistory(connection: CommonQueryMethods, repositoryId
   await connection.query(sql.unsafe`
     UPDATE sync_repositories SET history_state = 'done', history_done_at = ${sql.timestamp(now)}, updated_at = now()
     WHERE repository_id = ${repositoryId}`);
-}
-
-/** The installation's budget ran low: its import goes on at `until` (the rate limit's reset). */
-export async function pauseHistory(connection: CommonQueryMethods, installationId: number, until: Date): Promise<void> {
-  await connection.query(sql.unsafe`
-    UPDATE installations SET history_resume_at = ${sql.timestamp(until)}, updated_at = now() WHERE id = ${installationId}`);
 }
 
 const historyProgressRow = z.object({
