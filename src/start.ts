@@ -112,6 +112,14 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     });
     await holder.load();
 
+    // Everything that calls GitHub goes through one owner of its clients and rate limits.
+    const github = createGithubClients({
+      // Demo mode: the app is made up, so its workers (check runs, poller, history) find none and wait.
+      getProbot: () => (config.demo ? null : holder.probot()),
+      log,
+      onRemaining: (remaining) => metrics.rateLimitRemaining.set(remaining),
+    });
+
     const auth = createAuth({
       pool,
       log,
@@ -148,6 +156,7 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
       log,
       webhookPath: config.webhookPath,
       getProbot: () => holder.probot(),
+      github,
       now,
       setup: {
         holder,
@@ -200,13 +209,6 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     alertWorker.start();
     stack.push(() => alertWorker.stop());
 
-    // Every worker that calls GitHub goes through one owner of its clients and rate limits.
-    const github = createGithubClients({
-      // Demo mode: the app is made up, so its workers (check runs, poller, history) find none and wait.
-      getProbot: () => (config.demo ? null : holder.probot()),
-      log,
-      onRemaining: (remaining) => metrics.rateLimitRemaining.set(remaining),
-    });
     const lister = createRunLister({ pool, ingest, log });
 
     const checkRuns = createCheckRunPublisher({ pool, github, log, now, baseUrl: config.baseUrl });

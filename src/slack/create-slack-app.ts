@@ -1,7 +1,6 @@
 import { App, LogLevel, type Logger as BoltLogger } from "@slack/bolt";
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import { SLACK_ACTIONS } from "../alerts/render-slack.js";
 import type { SlackClient } from "../alerts/slack-client.js";
@@ -9,6 +8,7 @@ import { registerBuildsCommand } from "./register-builds-command.js";
 import { registerMuteActions } from "./register-mute-actions.js";
 import { registerRerunAction } from "./register-rerun-action.js";
 import { createSlackReceiver } from "./slack-receiver.js";
+import type { GithubClients } from "../github/github-clients.js";
 
 export interface SlackAppDeps {
   pool: DatabasePool;
@@ -25,7 +25,7 @@ export interface SlackAppDeps {
   apiUrl: string;
   /** Web API client for thread answers (chat.postMessage), null without a bot token. */
   slack: SlackClient | null;
-  getProbot: () => Probot | null;
+  github: GithubClients;
 }
 
 /**
@@ -52,7 +52,7 @@ export function createSlackApp(deps: SlackAppDeps): Hono {
     logLevel: LogLevel.WARN,
   });
   registerBuildsCommand(app, { pool: deps.pool, log, now: deps.now, baseUrl: deps.baseUrl, alertChannel: deps.alertChannel });
-  registerRerunAction(app, { pool: deps.pool, log, now: deps.now, getProbot: deps.getProbot, slack: deps.slack });
+  registerRerunAction(app, { pool: deps.pool, log, now: deps.now, github: deps.github, slack: deps.slack });
   registerMuteActions(app, { pool: deps.pool, log, now: deps.now, slack: deps.slack });
   // Link buttons open a page; Slack still reports the press and wants it acknowledged.
   app.action(new RegExp(`^(${SLACK_ACTIONS.openDashboard}|${SLACK_ACTIONS.openGithub})$`), async ({ ack }) => {

@@ -1,18 +1,19 @@
 import type { App, BlockAction, ButtonAction, RespondFn } from "@slack/bolt";
 import type { Logger } from "pino";
-import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import { escapeSlack, SLACK_ACTIONS } from "../alerts/render-slack.js";
 import type { SlackClient } from "../alerts/slack-client.js";
 import { findActionBuild } from "../db/channel-builds.js";
 import { claimSlackAction, findSlackLink } from "../db/slack-links.js";
 import { replyToPress, tellPresser } from "./reply.js";
+import type { GithubClients } from "../github/github-clients.js";
 
 export interface RerunActionDeps {
   pool: DatabasePool;
   log: Logger;
   now: () => Date;
-  getProbot: () => Probot | null;
+  /** GitHub's clients; a rate limit met here pauses the installation's other work too. */
+  github: GithubClients;
   slack: SlackClient | null;
 }
 
@@ -46,12 +47,11 @@ export function registerRerunAction(app: App, deps: RerunActionDeps): void {
     if (!link) {
       return tellPresser(respond, "Link your Slack user to your GitHub login first: run `/builds link`.", log);
     }
-    const probot = deps.getProbot();
-    if (!probot || build.installation_id == null) {
+    if (!deps.github.ready() || build.installation_id == null) {
       return tellPresser(respond, "Runboard has no GitHub App installation for this repository, so it cannot re-run jobs.", log);
     }
     const [owner, repo] = build.repository.split("/") as [string, string];
-    const octokit = await probot.auth(build.installation_id);
+    const octokit = await deps.github.installation(build.installation_id);
 
     const permission = await octokit
       .request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", { owner, repo, username: link.github_login })

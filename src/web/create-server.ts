@@ -19,6 +19,7 @@ import { createSlackApp, type SlackAppDeps } from "../slack/create-slack-app.js"
 import { createSlackLinkRoute } from "../slack/link-route.js";
 import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
 import { createMetricsRoute } from "./metrics-route.js";
+import { createGithubClients, type GithubClients } from "../github/github-clients.js";
 
 export interface ServerDeps {
   pool: DatabasePool;
@@ -29,6 +30,8 @@ export interface ServerDeps {
   webhookPath: string;
   /** The GitHub App, or null while none is configured. */
   getProbot: () => Probot | null;
+  /** GitHub's clients (re-runs from Slack); default: built on `getProbot`. */
+  github?: GithubClients;
   now: () => Date;
   /** An installation whose last sync is older than this shows as behind. */
   syncStaleAfterMs: number;
@@ -56,6 +59,7 @@ const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null,
  */
 export function createServer(deps: ServerDeps): Hono {
   const app = new Hono();
+  const github = deps.github ?? createGithubClients({ getProbot: deps.getProbot, log: deps.log });
 
   // Every response: a strict Content Security Policy (scripts only with this request's nonce,
   // no inline styles, no eval, no framing) and the usual hardening headers.
@@ -111,7 +115,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
-  app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, getProbot: deps.getProbot }));
+  app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github }));
   app.route("/", createSlackLinkRoute({ pool: deps.pool, now: deps.now, getViewer: async (c) => viewerOf(c) }));
   if (deps.live) app.route("/", createEventRoutes({ live: deps.live, pool: deps.pool }));
   app.route("/", createPageRoutes(deps));
