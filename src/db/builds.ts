@@ -196,3 +196,18 @@ export async function findRunsWithoutJobs(
 export async function markJobsChecked(connection: CommonQueryMethods, buildId: number, at: Date): Promise<void> {
   await connection.query(sql.unsafe`UPDATE builds SET jobs_checked_at = ${sql.timestamp(at)} WHERE id = ${buildId}`);
 }
+
+/** Repositories with builds in the last 30 days that `installations` may see, for the builds page's filter (200 at most). */
+export async function listRecentRepositories(connection: CommonQueryMethods, now: Date, installations?: InstallationScope): Promise<string[]> {
+  const rows = await connection.anyFirst(sql.type(z.object({ repository: z.string() }))`
+    SELECT DISTINCT repository FROM builds b
+    WHERE created_at >= ${sql.timestamp(now)} - interval '30 days' AND ${inScope(sql.fragment`b.installation_id`, installations)}
+    ORDER BY repository LIMIT 200`);
+  return [...rows];
+}
+
+/** Whether build `id` belongs to one of `installations`. */
+export async function isBuildVisible(connection: CommonQueryMethods, id: number, installations: InstallationScope): Promise<boolean> {
+  return connection.exists(sql.type(z.object({ visible: z.number() }))`
+    SELECT 1 AS visible FROM builds b WHERE b.id = ${id} AND ${inScope(sql.fragment`b.installation_id`, installations)}`);
+}

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { sql, type DatabasePool } from "slonik";
-import { inScope } from "../db/values.js";
+import type { DatabasePool } from "slonik";
+import { isBuildVisible } from "../db/builds.js";
 import { scopeOf } from "./auth/access.js";
 import type { LiveHub } from "./live-hub.js";
 
@@ -19,7 +19,7 @@ export function createEventRoutes(deps: { live: LiveHub; pool: DatabasePool }): 
     // would tell them when another organization's CI ran.
     const visible = async (id: number) =>
       scope === null ||
-      (await deps.pool.exists(sql.unsafe`SELECT 1 FROM builds b WHERE b.id = ${id} AND ${inScope(sql.fragment`b.installation_id`, scope)}`));
+      (await isBuildVisible(deps.pool, id, scope));
     return streamSSE(c, async (stream) => {
       const queue: number[] = [];
       let wake: (() => void) | undefined;

@@ -4,7 +4,7 @@ import { html } from "hono/html";
 import { HTTPException } from "hono/http-exception";
 import type { Child } from "hono/jsx";
 import type { Probot } from "probot";
-import { sql, type DatabasePool } from "slonik";
+import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { AlertsPage } from "../../views/alerts-page.js";
 import { BuildLive, BuildPage, type BuildPageData } from "../../views/build-page.js";
@@ -19,7 +19,7 @@ import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuildPayload, listJobsOfBuild } from "../db/build-jobs.js";
 import { getDailyTrend } from "../db/build-trends.js";
-import { getBuild, listBuilds, type Build } from "../db/builds.js";
+import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
@@ -27,7 +27,7 @@ import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { parseQuery } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
-import { inScope, type InstallationScope } from "../db/values.js";
+import type { InstallationScope } from "../db/values.js";
 import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
@@ -145,11 +145,8 @@ export function createPageRoutes(deps: PageDeps): Hono {
       c.header("hx-push-url", `/builds${buildsSearch(data.query)}`);
       return c.html(<BuildsResults data={data} />);
     }
-    const repositories = await deps.pool.anyFirst(sql.type(z.object({ repository: z.string() }))`
-      SELECT DISTINCT repository FROM builds b
-      WHERE created_at >= ${sql.timestamp(deps.now())} - interval '30 days' AND ${inScope(sql.fragment`b.installation_id`, scopeOf(c))}
-      ORDER BY repository LIMIT 200`);
-    return page(c, <BuildsPage nonce={nonceOf(c)} data={data} options={{ repositories: [...repositories] }} />);
+    const repositories = await listRecentRepositories(deps.pool, deps.now(), scopeOf(c));
+    return page(c, <BuildsPage nonce={nonceOf(c)} data={data} options={{ repositories }} />);
   });
 
   app.get("/builds.csv", async (c) => {
