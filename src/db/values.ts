@@ -1,4 +1,5 @@
 import { sql, type FragmentSqlToken, type ValueExpression } from "slonik";
+import { cleanText } from "../domain/clean-text.js";
 
 /**
  * Which installations a reader may see: null or undefined for all. Rows without an
@@ -18,10 +19,11 @@ export function timestamp(value: Date | null): ValueExpression {
 
 /**
  * Text for a `text` column. PostgreSQL refuses NUL characters in text and JSON, and
- * GitHub's data is whatever people typed, so they are dropped rather than failing the row.
+ * GitHub's data is whatever people typed, so it is cleaned (see cleanText) rather than
+ * failing the row.
  */
 export function text(value: string | null): string | null {
-  return value === null ? null : value.replaceAll("\u0000", "");
+  return value === null ? null : cleanText(value);
 }
 
 /** A timestamp as ISO text, for arrays of timestamps cast with `::timestamptz`. */
@@ -29,11 +31,21 @@ export function isoText(value: Date | null): string | null {
   return value ? value.toISOString() : null;
 }
 
-/** JSON text for a `jsonb` parameter (cast with `::jsonb`), without NUL characters. */
+// JSON.stringify writes a NUL as \u0000 and a lone surrogate as \udXXX (a pair it writes as
+// itself), and PostgreSQL's JSON parser refuses both escapes.
+const REFUSED_ESCAPE = /\\u(?:0000|d[89a-f])/;
+// An escaped backslash is matched whole, so the `\u` of `\\u0000` (a backslash, then text) is never
+// read as an escape.
+const ESCAPE_TO_CLEAN = /\\\\|\\u0000|\\ud[89a-f][0-9a-f]{2}/g;
+
+/**
+ * JSON text for a `jsonb` parameter (cast with `::jsonb`) that PostgreSQL accepts: the text
+ * of every string and key cleaned as cleanText does (a NUL dropped, a lone surrogate made
+ * U+FFFD). The JSON is written once; only JSON that holds such an escape is edited.
+ */
 export function jsonText(value: unknown): string {
   const json = JSON.stringify(value ?? null);
-  // A NUL can only appear escaped; only then pay for the slower walk that drops it.
-  return json.includes("\\u0000")
-    ? JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === "string" ? v.replaceAll("\u0000", "") : v))
-    : json;
+  // includes() is a fast scan, the regex a slow one: sound JSON rarely has a \u escape at all.
+  if (!json.includes("\\u") || !REFUSED_ESCAPE.test(json)) return json;
+  return json.replace(ESCAPE_TO_CLEAN, (escape) => (escape === "\\\\" ? escape : escape === "\\u0000" ? "" : "\\ufffd"));
 }

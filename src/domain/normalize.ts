@@ -1,4 +1,5 @@
 import { z } from "zod/v4";
+import { cleanText } from "./clean-text.js";
 import { isFinished, statusRank, toStatus, type Status } from "./status.js";
 
 /** GitHub Actions' row in the providers table. */
@@ -81,15 +82,7 @@ export interface Unusable {
 // Lenient shapes: only what Runboard needs is required; everything else may be missing or null.
 const id = z.number().int().positive();
 const text = z.string().nullish().catch(null);
-const time = z
-  .string()
-  .nullish()
-  .catch(null)
-  .transform((value) => {
-    if (!value) return null;
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date;
-  });
+const time = z.string().nullish().catch(null).transform(toTime);
 const login = z.object({ login: z.string() }).nullish().catch(null);
 const repositorySchema = z.object({ id, full_name: z.string().min(1), default_branch: text });
 
@@ -98,8 +91,9 @@ const runSchema = z.object({
   name: text,
   path: text,
   display_title: text,
-  run_attempt: z.number().int().positive().nullish().catch(null),
-  run_number: z.number().int().nullish().catch(null),
+  // Both are `integer` columns: a number past that is as good as none.
+  run_attempt: z.int32().positive().nullish().catch(null),
+  run_number: z.int32().nullish().catch(null),
   workflow_id: z.number().int().nullish().catch(null),
   status: text,
   conclusion: text,
@@ -128,7 +122,7 @@ const stepSchema = z.object({
 const jobSchema = z.object({
   id,
   run_id: id,
-  run_attempt: z.number().int().positive().nullish().catch(null),
+  run_attempt: z.int32().positive().nullish().catch(null),
   name: z.string().catch(""),
   workflow_name: text,
   head_branch: text,
@@ -146,6 +140,34 @@ const jobSchema = z.object({
 });
 
 const installationSchema = z.object({ id }).nullish().catch(null);
+
+/**
+ * A time PostgreSQL's timestamptz takes, or null. It has no year 0 and reads no years of more
+ * than four digits as JavaScript writes them (`+275760-09-13T00:00:00.000Z`); GitHub's own
+ * times are all recent, so a time outside years 1 to 9999 is as good as none.
+ */
+function toTime(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const date = new Date(value);
+  const year = date.getUTCFullYear();
+  // An unparseable value gives NaN, which is in no range.
+  return year >= 1 && year <= 9999 ? date : null;
+}
+
+// GitHub's own form of a time, in years 1000 to 8999 (so that no offset moves it out of range): a
+// time toTime takes, found without parsing a Date (a job has dozens of step times). Days past a
+// month's end are taken, as Date takes them.
+const GITHUB_TIME = /^[1-8]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/** A step's time stays GitHub's text (it is kept in the steps JSON), when it is a time at all. */
+function stepTime(value: string | null | undefined): string | null {
+  return value && (GITHUB_TIME.test(value) || toTime(value)) ? value : null;
+}
+
+/** Text as PostgreSQL will hold it (see cleanText), or null. */
+function clean(value: string | null | undefined): string | null {
+  return value == null ? null : cleanText(value);
+}
 
 function describe(error: z.ZodError): string {
   const issue = error.issues[0]!;
@@ -174,12 +196,13 @@ export function normalizeWorkflowRun(
   const status = toStatus(run.status, run.conclusion);
   const createdAt = run.created_at;
   const startedAt = run.run_started_at ?? createdAt;
+  // Text is cleaned field by field, the payload where it is written (db/values.ts jsonText).
   return {
     providerId: GITHUB_ACTIONS_PROVIDER_ID,
     installationId: installationSchema.parse(options.installation)?.id ?? null,
     repositoryId: repository.id,
-    repository: repository.full_name,
-    defaultBranch: repository.default_branch ?? fallback?.default_branch ?? null,
+    repository: cleanText(repository.full_name),
+    defaultBranch: clean(repository.default_branch ?? fallback?.default_branch),
     externalId: run.id,
     runAttempt: run.run_attempt ?? 1,
     runNumber: run.run_number ?? null,
@@ -187,14 +210,14 @@ export function normalizeWorkflowRun(
     workflow: workflowName(run.name, run.path, run.workflow_id),
     status,
     statusRank: statusRank(status),
-    rawStatus: run.status ?? null,
-    conclusion: run.conclusion ?? null,
-    branch: run.head_branch ?? null,
-    commitSha: run.head_sha ?? null,
-    commitMessage: run.head_commit?.message ?? run.display_title ?? null,
-    triggeredBy: run.triggering_actor?.login ?? run.actor?.login ?? null,
-    event: run.event ?? null,
-    url: run.html_url ?? null,
+    rawStatus: clean(run.status),
+    conclusion: clean(run.conclusion),
+    branch: clean(run.head_branch),
+    commitSha: clean(run.head_sha),
+    commitMessage: clean(run.head_commit?.message ?? run.display_title),
+    triggeredBy: clean(run.triggering_actor?.login ?? run.actor?.login),
+    event: clean(run.event),
+    url: clean(run.html_url),
     createdAt,
     updatedAt: run.updated_at,
     startedAt: status === "queued" ? null : startedAt,
@@ -228,11 +251,11 @@ export function normalizeWorkflowJob(
     return [
       {
         number: s.data.number,
-        name: s.data.name,
+        name: cleanText(s.data.name),
         status: toStatus(s.data.status, s.data.conclusion),
-        conclusion: s.data.conclusion ?? null,
-        startedAt: s.data.started_at ?? null,
-        completedAt: s.data.completed_at ?? null,
+        conclusion: clean(s.data.conclusion),
+        startedAt: stepTime(s.data.started_at),
+        completedAt: stepTime(s.data.completed_at),
       },
     ];
   });
@@ -242,24 +265,24 @@ export function normalizeWorkflowJob(
     providerId: GITHUB_ACTIONS_PROVIDER_ID,
     installationId: installationSchema.parse(options.installation)?.id ?? null,
     repositoryId: repository.data.id,
-    repository: repository.data.full_name,
+    repository: cleanText(repository.data.full_name),
     runId: job.run_id,
     runAttempt: job.run_attempt ?? 1,
     workflow: workflowName(job.workflow_name, null, null),
-    branch: job.head_branch ?? null,
-    commitSha: job.head_sha ?? null,
-    name: job.name || `job ${job.id}`,
+    branch: clean(job.head_branch),
+    commitSha: clean(job.head_sha),
+    name: cleanText(job.name) || `job ${job.id}`,
     status,
     statusRank: statusRank(status),
     progress: Math.min(steps.filter((step) => isFinished(step.status)).length, 32_767),
-    rawStatus: job.status ?? null,
-    conclusion: job.conclusion ?? null,
-    runnerLabels: job.labels ?? [],
-    runnerName: job.runner_name ?? null,
-    runnerGroup: job.runner_group_name ?? null,
+    rawStatus: clean(job.status),
+    conclusion: clean(job.conclusion),
+    runnerLabels: (job.labels ?? []).map(cleanText),
+    runnerName: clean(job.runner_name),
+    runnerGroup: clean(job.runner_group_name),
     steps,
     failedStep: failed?.name ?? null,
-    url: job.html_url ?? null,
+    url: clean(job.html_url),
     queuedAt: job.created_at,
     // GitHub fills started_at while a job still waits for a runner.
     startedAt: status === "queued" ? null : job.started_at,
@@ -274,7 +297,10 @@ export function isUnusable(value: object): value is Unusable {
 
 /** Workflows may have an empty name; their file name, then their id, stand in. */
 function workflowName(name: string | null | undefined, filePath: string | null | undefined, workflowId: number | null | undefined): string {
-  if (name && name.trim()) return name.trim();
-  if (filePath) return filePath.split("/").pop() || filePath;
+  // Cleaned first: a name of nothing but NUL characters is no name.
+  const cleaned = name && cleanText(name).trim();
+  if (cleaned) return cleaned;
+  const file = filePath && cleanText(filePath);
+  if (file) return file.split("/").pop() || file;
   return workflowId ? `workflow ${workflowId}` : "(unnamed workflow)";
 }

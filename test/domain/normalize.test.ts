@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord } from "../../src/domain/normalize.js";
+import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../../src/domain/normalize.js";
 import { statusRank, toStatus } from "../../src/domain/status.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
 
@@ -96,5 +96,95 @@ describe("normalizeWorkflowJob", () => {
     expect(normalizeWorkflowJob(failed.payload.workflow_job, { repository: undefined })).toMatchObject({
       unusable: expect.stringContaining("repository"),
     });
+  });
+});
+
+describe("text and times PostgreSQL would refuse", () => {
+  const examples = workflowExamples();
+  const run = examples.find((e) => e.event === "workflow_run" && e.payload.workflow_run.conclusion === "success")!.payload;
+  const job = examples.find((e) => e.event === "workflow_job" && e.payload.workflow_job.conclusion === "failure")!.payload;
+  const normalizeRun = (over: object) => normalizeWorkflowRun({ ...run.workflow_run, ...over }) as BuildRecord;
+  const normalizeJob = (over: object) => normalizeWorkflowJob({ ...job.workflow_job, ...over }, { repository: job.repository }) as JobRecord;
+
+  it.each([
+    ["year 0", "0000-01-01T00:00:00Z"],
+    ["a year before 0", "-000001-01-01T00:00:00Z"],
+    ["year 10000", "+010000-01-01T00:00:00Z"],
+    ["year 99999", "+099999-01-01T00:00:00Z"],
+    ["the last date JavaScript knows", "+275760-09-13T00:00:00Z"],
+    ["no date at all", "yesterday-ish"],
+  ])("takes a time in %s as none", (_label, value) => {
+    expect(normalizeRun({ created_at: value, run_started_at: value, updated_at: value })).toMatchObject({
+      createdAt: null,
+      startedAt: null,
+      updatedAt: null,
+      finishedAt: null,
+    });
+    expect(normalizeJob({ created_at: value, started_at: value, completed_at: value })).toMatchObject({
+      queuedAt: null,
+      startedAt: null,
+      completedAt: null,
+    });
+  });
+
+  it.each(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-03-01T12:00:00+02:00"])("keeps a time PostgreSQL takes: %s", (value) => {
+    expect(normalizeRun({ updated_at: value })).toMatchObject({ updatedAt: new Date(value), finishedAt: new Date(value) });
+  });
+
+  it("keeps a step's time as GitHub wrote it, or none when it is no storable time", () => {
+    const steps = [
+      { ...job.workflow_job.steps[0], started_at: "0000-01-01T00:00:00Z", completed_at: "2021-08-05T10:26:11.000Z" },
+      { ...job.workflow_job.steps[1], started_at: "not a time", completed_at: "+275760-09-13T00:00:00Z" },
+      { ...job.workflow_job.steps[2], started_at: "9999-12-31T23:00:00-05:00", completed_at: "0999-01-01T00:00:00+01:00" },
+      { ...job.workflow_job.steps[3], started_at: "2021-08-05T12:26:11+02:00", completed_at: "2021-08-05 10:26:11Z" },
+    ];
+    expect(normalizeJob({ steps }).steps).toMatchObject([
+      { startedAt: null, completedAt: "2021-08-05T10:26:11.000Z" },
+      { startedAt: null, completedAt: null },
+      // Year 10000 in UTC; year 999 is still a year PostgreSQL takes.
+      { startedAt: null, completedAt: "0999-01-01T00:00:00+01:00" },
+      { startedAt: "2021-08-05T12:26:11+02:00", completedAt: "2021-08-05 10:26:11Z" },
+    ]);
+  });
+
+  it("cleans every text it keeps, and leaves the payload as it came", () => {
+    const odd = "a\ud800b\u0000c";
+    const raw = {
+      ...run.workflow_run,
+      head_branch: odd,
+      head_commit: { message: odd },
+      triggering_actor: { login: odd },
+      repository: { ...run.workflow_run.repository, full_name: `octo/${odd}`, default_branch: odd },
+    };
+    const record = normalizeWorkflowRun(raw) as BuildRecord;
+    expect(record).toMatchObject({
+      branch: "a\ufffdbc",
+      commitMessage: "a\ufffdbc",
+      triggeredBy: "a\ufffdbc",
+      repository: "octo/a\ufffdbc",
+      defaultBranch: "a\ufffdbc",
+    });
+    // The payload is cleaned as it is written (db/values.ts jsonText), where keys are cleaned too.
+    expect(record.payload).toBe(raw);
+
+    const steps = [{ ...job.workflow_job.steps[0], name: odd, conclusion: "failure" }];
+    expect(normalizeJob({ name: odd, runner_name: odd, labels: [odd], steps })).toMatchObject({
+      name: "a\ufffdbc",
+      runnerName: "a\ufffdbc",
+      runnerLabels: ["a\ufffdbc"],
+      failedStep: "a\ufffdbc",
+      steps: [{ name: "a\ufffdbc" }],
+    });
+  });
+
+  it("names a workflow and a job whose names are nothing but NUL characters as if they had none", () => {
+    expect(normalizeRun({ name: "\u0000\u0000", path: ".github/workflows/ci.yml" })).toMatchObject({ workflow: "ci.yml" });
+    expect(normalizeJob({ name: "\u0000", workflow_name: "\u0000" })).toMatchObject({ name: `job ${job.workflow_job.id}`, workflow: "(unnamed workflow)" });
+  });
+
+  it("takes a run number or attempt past PostgreSQL's integer as none", () => {
+    expect(normalizeRun({ run_number: 2 ** 31, run_attempt: 2 ** 31 })).toMatchObject({ runNumber: null, runAttempt: 1 });
+    expect(normalizeRun({ run_number: 2 ** 31 - 1, run_attempt: 2 ** 31 - 1 })).toMatchObject({ runNumber: 2 ** 31 - 1, runAttempt: 2 ** 31 - 1 });
+    expect(normalizeJob({ run_attempt: 2 ** 31 })).toMatchObject({ runAttempt: 1 });
   });
 });
