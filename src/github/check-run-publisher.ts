@@ -12,7 +12,7 @@ import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { createOutboxWorker } from "../outbox-worker.js";
 import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { GITHUB_CALL_DEADLINE_MS, GITHUB_IN_PLACE_WAIT_SECONDS } from "./create-probot.js";
-import { InstallationPausedError, rateLimitedUntil, type GithubClients, type Octokit } from "./github-clients.js";
+import { InstallationPausedError, type GithubClients, type Octokit } from "./github-clients.js";
 import { checkRunConclusion, type ConclusionMode } from "./check-run-conclusion.js";
 import { renderCheckRunSummary } from "./check-run-summary.js";
 
@@ -171,9 +171,8 @@ export function createCheckRunPublisher(deps: {
     }
     // The installation's client paused all of its requests; the row waits as long, on this
     // worker's clock, without counting an attempt.
-    const waitMs = thrown instanceof InstallationPausedError ? thrown.waitMs : (rateLimitedUntil(thrown, Date.now())?.getTime() ?? Date.now()) - Date.now();
-    if (waitMs > 0) {
-      return { kind: "retry", at: new Date(now.getTime() + waitMs), error: message, countAttempt: false };
+    if (thrown instanceof InstallationPausedError) {
+      return { kind: "retry", at: new Date(now.getTime() + thrown.waitMs), error: message, countAttempt: false };
     }
     const transient = status === undefined || status >= 500;
     const retryAt = transient ? nextAttemptAt(retry, attempts, now) : null;
