@@ -9,7 +9,8 @@ import { createRepeatingWorker, nextAttemptAt, type RepeatingWorker, type RetryP
  *    a deadline, and the table's lease is longer than their sum),
  * 3. record the outcome (a second short transaction).
  * A `send` that throws is a failed attempt, retried with `retry`'s backoff and given up on
- * after its last attempt.
+ * after its last attempt. `stop()` aborts the send under way through its signal (a sender
+ * that passes it on ends at once): the row is due again, in doubt, without an attempt counted.
  */
 export function createOutboxWorker<Key>(options: {
   outbox: Outbox<Key>;
@@ -21,21 +22,29 @@ export function createOutboxWorker<Key>(options: {
   retry: RetryPolicy;
   /** While false, rows are left as they are (nothing to send with yet). */
   ready?: () => boolean;
-  send: (claim: Claim<Key>) => Promise<SendOutcome>;
+  send: (claim: Claim<Key>, signal: AbortSignal) => Promise<SendOutcome>;
 }): RepeatingWorker {
   const { outbox, log } = options;
+  let stopping = new AbortController();
 
   async function handleOne(): Promise<boolean> {
     if (options.ready && !options.ready()) return false;
     const claim = await outbox.claim(options.now());
     if (!claim) return false;
+    const signal = stopping.signal;
     let outcome: SendOutcome;
     try {
-      outcome = await options.send(claim);
+      outcome = await options.send(claim, signal);
+      // Cut short by a stop: whatever the sender made of it, the row is tried again soon.
+      if (signal.aborted && outcome.kind !== "done") outcome = { kind: "retry", at: options.now(), countAttempt: false, inDoubt: true };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const at = nextAttemptAt(options.retry, claim.attempts + 1, options.now());
-      outcome = at ? { kind: "retry", at, error: message } : { kind: "failed", error: message };
+      const at = signal.aborted ? options.now() : nextAttemptAt(options.retry, claim.attempts + 1, options.now());
+      outcome = signal.aborted
+        ? { kind: "retry", at: options.now(), countAttempt: false, inDoubt: true }
+        : at
+          ? { kind: "retry", at, error: message }
+          : { kind: "failed", error: message };
       log.warn({ key: claim.key, attempts: claim.attempts + 1, retryAt: at, err: message }, at ? "not sent; will retry" : "not sent; giving up");
     }
     if (!(await outbox.record(claim, outcome, options.now()))) {
@@ -44,5 +53,16 @@ export function createOutboxWorker<Key>(options: {
     return true;
   }
 
-  return createRepeatingWorker({ log, intervalMs: options.intervalMs, maxPerPass: options.maxPerPass, handleOne });
+  const worker = createRepeatingWorker({ log, intervalMs: options.intervalMs, maxPerPass: options.maxPerPass, handleOne });
+  return {
+    ...worker,
+    start() {
+      stopping = new AbortController();
+      worker.start();
+    },
+    async stop() {
+      stopping.abort();
+      await worker.stop();
+    },
+  };
 }

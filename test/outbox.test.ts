@@ -91,6 +91,22 @@ describe("outbox workers never hold the write path", () => {
     expect(await checkRun()).toMatchObject({ status: "pending", attempts: 1, lease_token: null });
   });
 
+  it("stops without waiting for a GitHub that never answers, leaving the row due again", async () => {
+    buildProbot(10_000);
+    await deliver(app, { event: "workflow_run", payload: onCommit(1, "CI") });
+    github.handle(never);
+    const worker = publisher(10_000);
+    worker.start();
+    await github.waitFor((call) => call.path.includes("/check-runs"));
+
+    const started = performance.now();
+    await worker.stop();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const row = await db.pool.one(sql.type(z.object({ status: z.string(), attempts: z.number(), lease_token: z.string().nullable(), in_doubt: z.boolean() }))`
+      SELECT status, attempts, lease_token::text, in_doubt FROM check_runs WHERE head_sha = ${sha}`);
+    expect(row).toEqual({ status: "pending", attempts: 0, lease_token: null, in_doubt: true });
+  });
+
   it("writes the commit's newest state when a workflow finishes while its check run is being sent", async () => {
     buildProbot(5_000);
     await deliver(app, { event: "workflow_run", payload: onCommit(1, "CI") });

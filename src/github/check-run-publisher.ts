@@ -115,14 +115,14 @@ export function createCheckRunPublisher(deps: {
   }
 
   /** Updates or creates the commit's check run; resolves with its id. */
-  async function publish(octokit: Octokit, row: DueCheckRun, checkRun: Awaited<ReturnType<typeof content>>): Promise<number> {
+  async function publish(octokit: Octokit, row: DueCheckRun, checkRun: Awaited<ReturnType<typeof content>>, signal: AbortSignal): Promise<number> {
     const [owner, repo] = row.repository.split("/") as [string, string];
     const body = { owner, repo, ...checkRun };
 
     /** false when the run is gone (deleted with its suite). */
     async function update(id: number): Promise<boolean> {
       try {
-        await spaced(() => octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...body, check_run_id: id }));
+        await spaced(() => octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...body, check_run_id: id, request: { signal } }));
         return true;
       } catch (error) {
         if ((error as HttpError).status === 404) return false;
@@ -132,6 +132,7 @@ export function createCheckRunPublisher(deps: {
 
     async function find(): Promise<number | null> {
       const found = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+        request: { signal },
         owner,
         repo,
         ref: row.head_sha,
@@ -149,7 +150,7 @@ export function createCheckRunPublisher(deps: {
     const found = await find();
     if (found != null && found !== remembered && (await update(found))) return found;
     const created = await spaced(() =>
-      octokit.request("POST /repos/{owner}/{repo}/check-runs", { ...body, head_sha: row.head_sha, request: { retries: 0 } }),
+      octokit.request("POST /repos/{owner}/{repo}/check-runs", { ...body, head_sha: row.head_sha, request: { retries: 0, signal } }),
     );
     return Number(created.data.id);
   }
@@ -180,7 +181,7 @@ export function createCheckRunPublisher(deps: {
     return retryAt ? { kind: "retry", at: retryAt, error: message } : { kind: "failed", error: message };
   }
 
-  async function send(claim: Claim<{ repository_id: number; head_sha: string }>): Promise<SendOutcome> {
+  async function send(claim: Claim<{ repository_id: number; head_sha: string }>, signal: AbortSignal): Promise<SendOutcome> {
     const now = deps.now();
     // Removed since the claim: the row waits for the app to be connected again.
     if (!deps.github.ready()) return { kind: "retry", at: new Date(now.getTime() + 60_000), countAttempt: false };
@@ -192,7 +193,7 @@ export function createCheckRunPublisher(deps: {
     const checkRun = await content(deps.pool, row);
     let id: number;
     try {
-      id = await publish(await deps.github.installation(row.installation_id), row, checkRun);
+      id = await publish(await deps.github.installation(row.installation_id), row, checkRun, signal);
     } catch (error) {
       // Only GitHub calls are in here: whatever they throw is that attempt's failure.
       return failed(row, claim.attempts + 1, error, now);
