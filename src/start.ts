@@ -17,7 +17,7 @@ import { createGithubClients } from "./github/github-clients.js";
 import { createHistoryImport } from "./github/history-import.js";
 import { createFailedDeliveryRedeliverer } from "./github/redeliver-failed.js";
 import { createRunLister } from "./github/list-runs.js";
-import { createIngest } from "./ingest.js";
+import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
@@ -49,13 +49,14 @@ export interface RunningRunboard {
 }
 
 /**
- * Starts Runboard:
- * 1. open the database (DATABASE_URL, or embedded PostgreSQL in DATA_DIR)
- * 2. run the migrations
- * 3. connect the pool
- * 4. load the GitHub App: the environment's, else one stored by "Connect to GitHub"
- * 5. listen for HTTP
- * 6. start the workers: alert delivery, check runs, the poller, the history import
+ * Starts Runboard, in this order (each step is a function below):
+ * 1. the database: open it (DATABASE_URL, or embedded PostgreSQL in DATA_DIR), migrate, connect
+ * 2. metrics and the senders (SMTP, Slack)
+ * 3. the write path every delivery takes
+ * 4. the GitHub App (the environment's, else one stored by "Connect to GitHub") and the one owner
+ *    of its API clients
+ * 5. HTTP: login, live updates, webhooks and the dashboard; listen
+ * 6. the workers: alert delivery, check runs, the poller, the history import
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -63,7 +64,7 @@ export interface RunningRunboard {
 export async function start(options: StartOptions): Promise<RunningRunboard> {
   const { config, log } = options;
   const now = options.now ?? (() => new Date());
-  const stack: Array<() => Promise<void>> = [];
+  const stack: Stack = [];
   let closeHttp: (() => Promise<void>) | null = null;
   const stop = async () => {
     // HTTP first: the workers and the pool are still there for the requests that finish.
@@ -77,166 +78,198 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
   };
 
   try {
-    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
-    stack.push(() => database.close());
-
-    await migrate({ connectionUri: database.connectionUri, log });
-
-    const pool = await createPool(database.connectionUri);
-    stack.push(() => pool.end());
-
-    const metrics = createRunboardMetrics({ pool, now });
-    stack.push(async () => metrics.close());
-
-    const email = config.email ? createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from }) : null;
-    if (email) stack.push(async () => email.close());
-    const slack = config.slack.botToken ? createSlackClient({ token: config.slack.botToken, apiUrl: config.slack.apiUrl }) : null;
+    const database = await openStorage(options, stack); // 1
+    const outside = createOutside(options, database, stack, now); // 2
+    // 3. One write path: webhooks, the poller and the history import all store through it.
     const ingest = createIngest({
-      pool,
+      pool: database.pool,
       alerting: {
         email: config.email ? { to: config.email.to } : null,
-        slack: slack ? { channel: config.slack.alertChannel } : null,
+        slack: outside.slack ? { channel: config.slack.alertChannel } : null,
         now,
         sendDelayMs: options.alertTimings?.sendDelayMs ?? 5_000,
       },
     });
+    const github = await loadGithubApp(options, database, outside, now); // 4
+    const http = await listenHttp(options, { database, outside, github, ingest, now }); // 5
+    closeHttp = http.close;
+    startWorkers(options, { database, outside, github, ingest, now }, stack); // 6
+    return { url: http.url, pool: database.pool, connectionUri: database.connectionUri, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
 
-    const handleWorkflowEvent = createWorkflowEventHandler({ ingest });
+/** What start() builds up, closed in reverse order by stop(). */
+type Stack = Array<() => Promise<void>>;
 
-    const holder = createGithubAppHolder({
-      pool,
-      config,
+interface Storage {
+  pool: DatabasePool;
+  connectionUri: string;
+  mode: string;
+}
+
+/** 1. Opens the database, migrates it and connects the pool. */
+async function openStorage({ config, log }: StartOptions, stack: Stack): Promise<Storage> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+  stack.push(() => database.close());
+  await migrate({ connectionUri: database.connectionUri, log });
+  const pool = await createPool(database.connectionUri);
+  stack.push(() => pool.end());
+  return { pool, connectionUri: database.connectionUri, mode: database.mode };
+}
+
+/** 2. Metrics and the clients of the outside world other than GitHub. */
+function createOutside({ config }: StartOptions, database: Storage, stack: Stack, now: () => Date) {
+  const metrics = createRunboardMetrics({ pool: database.pool, now });
+  stack.push(async () => metrics.close());
+  const email = config.email ? createEmailSender({ smtpUrl: config.email.smtpUrl, from: config.email.from }) : null;
+  if (email) stack.push(async () => email.close());
+  const slack = config.slack.botToken ? createSlackClient({ token: config.slack.botToken, apiUrl: config.slack.apiUrl }) : null;
+  return { metrics, email, slack };
+}
+type Outside = ReturnType<typeof createOutside>;
+
+/** 4. Loads the GitHub App; everything that calls GitHub goes through one owner of its clients and rate limits. */
+async function loadGithubApp({ config, log, Octokit }: StartOptions, database: Storage, outside: Outside, now: () => Date) {
+  const holder = createGithubAppHolder({ pool: database.pool, config, log, app: createRunboardApp({ pool: database.pool, now }), Octokit });
+  await holder.load();
+  const clients = createGithubClients({
+    // Demo mode: the app is made up, so its workers (check runs, poller, history) find none and wait.
+    getProbot: () => (config.demo ? null : holder.probot()),
+    log,
+    onRemaining: (remaining) => outside.metrics.rateLimitRemaining.set(remaining),
+  });
+  return { holder, clients };
+}
+
+interface Parts {
+  database: Storage;
+  outside: Outside;
+  github: Awaited<ReturnType<typeof loadGithubApp>>;
+  ingest: Ingest;
+  now: () => Date;
+}
+
+/** 5. Login, live updates, the one way in for webhooks and the dashboard, listening on HOST:PORT. */
+async function listenHttp({ config, log }: StartOptions, { database, outside, github, ingest, now }: Parts) {
+  const { pool } = database;
+  const { holder } = github;
+  const auth = createAuth({
+    pool,
+    log,
+    now,
+    baseUrl: config.baseUrl,
+    webhookPath: config.webhookPath,
+    apiToken: config.apiToken,
+    secretKey: config.secretKey,
+    secretBox: config.secretKey ? createSecretBox(config.secretKey, "runboard user tokens") : null,
+    endpoints: { webUrl: config.githubWebUrl, apiUrl: config.githubApiBaseUrl },
+    getOAuthClient: () => holder.oauth(),
+  });
+  assertSafeToListen({ host: config.host, loginConfigured: auth.loginConfigured(), trustProxyAuth: config.trustProxyAuth });
+
+  const live = createLiveHub({ connectionUri: database.connectionUri, log });
+  // The one way in for webhooks: the Node listener in front of Hono hands them to this receiver.
+  const receiveWebhook = createWebhookReceiver({
+    getProbot: () => holder.probot(),
+    refreshApp: () => holder.refresh(),
+    handleWorkflowEvent: createWorkflowEventHandler({ ingest }),
+    log,
+    metrics: outside.metrics,
+  });
+  const { email, slack } = outside;
+  const app = createServer({
+    auth,
+    live,
+    metrics: outside.metrics,
+    baseUrl: config.baseUrl,
+    demo: config.demo,
+    // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
+    syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
+    pool,
+    log,
+    webhookPath: config.webhookPath,
+    getProbot: () => holder.probot(),
+    github: github.clients,
+    now,
+    setup: {
+      holder,
       log,
-      app: createRunboardApp({ pool, now }),
-      Octokit: options.Octokit,
-    });
-    await holder.load();
-
-    // Everything that calls GitHub goes through one owner of its clients and rate limits.
-    const github = createGithubClients({
-      // Demo mode: the app is made up, so its workers (check runs, poller, history) find none and wait.
-      getProbot: () => (config.demo ? null : holder.probot()),
-      log,
-      onRemaining: (remaining) => metrics.rateLimitRemaining.set(remaining),
-    });
-
-    const auth = createAuth({
-      pool,
-      log,
-      now,
       baseUrl: config.baseUrl,
       webhookPath: config.webhookPath,
-      apiToken: config.apiToken,
-      secretKey: config.secretKey,
-      secretBox: config.secretKey ? createSecretBox(config.secretKey, "runboard user tokens") : null,
-      endpoints: { webUrl: config.githubWebUrl, apiUrl: config.githubApiBaseUrl },
-      getOAuthClient: () => holder.oauth(),
-    });
-    assertSafeToListen({ host: config.host, loginConfigured: auth.loginConfigured(), trustProxyAuth: config.trustProxyAuth });
-
-    const live = createLiveHub({ connectionUri: database.connectionUri, log });
-
-    // The one way in for webhooks: the Node listener in front of Hono hands them to this receiver.
-    const receiveWebhook = createWebhookReceiver({
-      getProbot: () => holder.probot(),
-      refreshApp: () => holder.refresh(),
-      handleWorkflowEvent,
-      log,
-      metrics,
-    });
-    const app = createServer({
-      auth,
-      live,
-      metrics,
+      githubWebUrl: config.githubWebUrl,
+      githubApiBaseUrl: config.githubApiBaseUrl,
+    },
+    slackBot: {
+      signingSecret: config.slack.signingSecret,
+      botToken: config.slack.botToken,
+      alertChannel: config.slack.alertChannel,
+      apiUrl: config.slack.apiUrl,
+      slack,
+    },
+    alerts: {
       baseUrl: config.baseUrl,
-      demo: config.demo,
-      // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
-      syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
-      pool,
-      log,
-      webhookPath: config.webhookPath,
-      getProbot: () => holder.probot(),
-      github,
-      now,
-      setup: {
-        holder,
-        log,
-        baseUrl: config.baseUrl,
-        webhookPath: config.webhookPath,
-        githubWebUrl: config.githubWebUrl,
-        githubApiBaseUrl: config.githubApiBaseUrl,
-      },
-      slackBot: {
-        signingSecret: config.slack.signingSecret,
-        botToken: config.slack.botToken,
-        alertChannel: config.slack.alertChannel,
-        apiUrl: config.slack.apiUrl,
-        slack,
-      },
-      alerts: {
-        baseUrl: config.baseUrl,
-        email: email && config.email ? { sender: email, to: config.email.to } : null,
-        slack: slack ? { client: slack, channel: config.slack.alertChannel } : null,
-      },
-    });
-    const server = createHttpServer(
-      createWebhookListener({ path: config.webhookPath, receive: receiveWebhook, next: getRequestListener(app.fetch), log }),
-    );
-    await listen(server, config.port, config.host).catch(async (error: unknown) => {
-      await live.close();
-      throw error;
-    });
-    closeHttp = async () => {
+      email: email && config.email ? { sender: email, to: config.email.to } : null,
+      slack: slack ? { client: slack, channel: config.slack.alertChannel } : null,
+    },
+  });
+  const server = createHttpServer(
+    createWebhookListener({ path: config.webhookPath, receive: receiveWebhook, next: getRequestListener(app.fetch), log }),
+  );
+  await listen(server, config.port, config.host).catch(async (error: unknown) => {
+    await live.close();
+    throw error;
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");
+  return {
+    url,
+    close: async () => {
       const closed = close(server);
       // Open dashboards' event streams never end on their own: end them so the server drains.
       await live.close();
       await closed;
-    };
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-    log.info({ url, database: database.mode, webhookPath: config.webhookPath }, "Runboard is listening");
+    },
+  };
+}
 
-    const alertWorker = createAlertWorker({
+/** 6. The workers: each starts now and is stopped by stop(), before the pool closes. */
+function startWorkers(options: StartOptions, { database, outside, github, ingest, now }: Parts, stack: Stack): void {
+  const { config, log } = options;
+  const { pool, connectionUri } = database;
+  const clients = github.clients;
+  const lister = createRunLister({ pool, ingest, log });
+  const workers = [
+    createAlertWorker({
       pool,
       log,
-      email,
-      slack,
+      email: outside.email,
+      slack: outside.slack,
       baseUrl: config.baseUrl,
       now,
       intervalMs: options.alertTimings?.intervalMs,
       retry: options.alertTimings?.retry,
-    });
-    alertWorker.start();
-    stack.push(() => alertWorker.stop());
-
-    const lister = createRunLister({ pool, ingest, log });
-
-    const checkRuns = createCheckRunPublisher({ pool, github, log, now, baseUrl: config.baseUrl });
-    checkRuns.start();
-    stack.push(() => checkRuns.stop());
-
-    const poller = createPoller({
+    }),
+    createCheckRunPublisher({ pool, github: clients, log, now, baseUrl: config.baseUrl }),
+    createPoller({
       pool,
-      connectionUri: database.connectionUri,
-      github,
+      connectionUri,
+      github: clients,
       lister,
       log,
       now,
       intervalSeconds: config.poll.intervalSeconds,
       jitterSeconds: config.poll.jitterSeconds,
-      redeliverer: createFailedDeliveryRedeliverer({ pool, github, log, now }),
-    });
-    poller.start();
-    stack.push(() => poller.stop());
-
-    const history = createHistoryImport({ pool, connectionUri: database.connectionUri, github, lister, log, now, days: config.backfillDays });
-    history.start();
-    stack.push(() => history.stop());
-
-    return { url, pool, connectionUri: database.connectionUri, stop };
-  } catch (error) {
-    await stop();
-    throw error;
+      redeliverer: createFailedDeliveryRedeliverer({ pool, github: clients, log, now }),
+    }),
+    createHistoryImport({ pool, connectionUri, github: clients, lister, log, now, days: config.backfillDays }),
+  ];
+  for (const worker of workers) {
+    worker.start();
+    stack.push(() => worker.stop());
   }
 }
 

@@ -2,23 +2,10 @@ import type { Logger } from "pino";
 import { ProbotOctokit, type ApplicationFunction, type Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import type { Config, GithubAppConfig } from "../config.js";
-import { getAppCredentials, insertAppCredentials, type StoredAppCredentials } from "../db/app-credentials.js";
-import { createSecretBox, type SecretBox } from "../domain/secret-box.js";
+import { createAppCredentialsStore, openedFromRegistered, type OpenedApp, type RegisteredApp } from "./app-credentials-store.js";
 import { createProbot } from "./create-probot.js";
 
-/** HKDF info for the key that seals stored app credentials (and nothing else). */
-const CREDENTIALS_KEY_INFO = "runboard app credentials";
-
-/** What GitHub hands over once for a registered app (the manifest conversion), as kept here. */
-export interface RegisteredApp {
-  appId: number;
-  slug: string;
-  htmlUrl: string;
-  clientId: string;
-  clientSecret: string;
-  webhookSecret: string;
-  privateKey: string;
-}
+export type { RegisteredApp } from "./app-credentials-store.js";
 
 /** A GitHub App is configured already: credentials are never replaced from the web. */
 export class AppAlreadyConfiguredError extends Error {
@@ -58,8 +45,8 @@ interface Loaded {
 
 /**
  * Holds the GitHub App Runboard runs as, which may arrive after start (registered from the
- * dashboard, here or on another replica), so that everything reading it through
- * `probot()` picks it up without a restart.
+ * dashboard, here or on another replica), so that everything reading it through `probot()`
+ * picks it up without a restart. Its stored, sealed form is app-credentials-store.ts's.
  * @param app the Runboard Probot app, loaded into every Probot the holder builds.
  * @param Octokit tests pass one with retries and throttling off.
  */
@@ -71,11 +58,11 @@ export function createGithubAppHolder(deps: {
   Octokit?: typeof ProbotOctokit;
 }): GithubAppHolder {
   const { config, log } = deps;
-  const box: SecretBox | null = config.secretKey ? createSecretBox(config.secretKey, CREDENTIALS_KEY_INFO) : null;
+  const store = createAppCredentialsStore({ pool: deps.pool, secretKey: config.secretKey, githubApiBaseUrl: config.githubApiBaseUrl });
   let current: Loaded | null = null;
   let refreshing: Promise<void> | null = null;
 
-  const build = async (github: GithubAppConfig, stored: { slug: string; htmlUrl: string; oauth: Loaded["oauth"] } | null) => {
+  const build = async (github: GithubAppConfig, stored: Omit<OpenedApp, "github"> | null): Promise<Loaded> => {
     const probot = createProbot(github, log, deps.Octokit);
     await probot.load(deps.app);
     return {
@@ -87,42 +74,13 @@ export function createGithubAppHolder(deps: {
     };
   };
 
-  // The column and the app id are bound to each sealed value: a value copied into another
-  // column or row does not open.
-  const contextOf = (appId: number, column: string) => `app ${appId} ${column}`;
-
-  const open = async (row: StoredAppCredentials): Promise<Loaded> => {
-    if (!box) {
-      throw new Error(
-        "a GitHub App registered from the dashboard is stored, but SECRET_KEY is not set: set the SECRET_KEY it was stored with",
-      );
-    }
-    let secrets: { privateKey: string; webhookSecret: string; clientSecret: string };
-    try {
-      secrets = {
-        privateKey: box.open(row.private_key, contextOf(row.app_id, "private_key")),
-        webhookSecret: box.open(row.webhook_secret, contextOf(row.app_id, "webhook_secret")),
-        clientSecret: box.open(row.client_secret, contextOf(row.app_id, "client_secret")),
-      };
-    } catch (error) {
-      throw new Error(
-        `SECRET_KEY does not open the stored GitHub App credentials (app ${row.app_id}): set the SECRET_KEY they were stored with`,
-        { cause: error },
-      );
-    }
-    return build(
-      { appId: row.app_id, privateKey: secrets.privateKey, webhookSecret: secrets.webhookSecret, apiBaseUrl: config.githubApiBaseUrl },
-      { slug: row.slug, htmlUrl: row.html_url, oauth: { clientId: row.client_id, clientSecret: secrets.clientSecret } },
-    );
-  };
-
   const loadStored = async (): Promise<boolean> => {
-    const row = await getAppCredentials(deps.pool);
-    if (!row) return false;
-    const loaded = await open(row);
+    const opened = await store.read();
+    if (!opened) return false;
+    const loaded = await build(opened.github, opened);
     // A registration on this replica may have finished while the row was read.
     current ??= loaded;
-    log.info({ appId: row.app_id, slug: row.slug }, "GitHub App loaded from the stored credentials");
+    log.info({ appId: opened.github.appId, slug: opened.slug }, "GitHub App loaded from the stored credentials");
     return true;
   };
 
@@ -143,7 +101,7 @@ export function createGithubAppHolder(deps: {
     oauth: () => current?.oauth ?? config.oauth,
     slug: () => current?.slug ?? null,
     htmlUrl: () => current?.htmlUrl ?? null,
-    canStore: () => box !== null,
+    canStore: () => store.canStore(),
 
     async load() {
       if (config.github) {
@@ -163,21 +121,11 @@ export function createGithubAppHolder(deps: {
       if (config.github) {
         throw new AppAlreadyConfiguredError("a GitHub App is configured in the environment (APP_ID); it is not replaced from the web");
       }
-      if (!box) throw new Error("SECRET_KEY is not set: registered credentials cannot be stored");
+      if (!store.canStore()) throw new Error("SECRET_KEY is not set: registered credentials cannot be stored");
       // Built before anything is stored, so a failure here leaves no unusable row behind.
-      const loaded = await build(
-        { appId: app.appId, privateKey: app.privateKey, webhookSecret: app.webhookSecret, apiBaseUrl: config.githubApiBaseUrl },
-        { slug: app.slug, htmlUrl: app.htmlUrl, oauth: { clientId: app.clientId, clientSecret: app.clientSecret } },
-      );
-      const stored = await insertAppCredentials(deps.pool, {
-        app_id: app.appId,
-        slug: app.slug,
-        html_url: app.htmlUrl,
-        client_id: app.clientId,
-        private_key: box.seal(app.privateKey, contextOf(app.appId, "private_key")),
-        webhook_secret: box.seal(app.webhookSecret, contextOf(app.appId, "webhook_secret")),
-        client_secret: box.seal(app.clientSecret, contextOf(app.appId, "client_secret")),
-      });
+      const opened = openedFromRegistered(app, config.githubApiBaseUrl);
+      const loaded = await build(opened.github, opened);
+      const stored = await store.save(app);
       if (!stored) {
         await refresh();
         throw new AppAlreadyConfiguredError(
