@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { sql, type DatabasePool, type ValueExpression } from "slonik";
-import { ALERTS_OUTBOX, DELIVERY_NOTE, findSlackChannelId, getAlertToSend, type DueAlert } from "../db/alerts.js";
+import { ALERTS_OUTBOX, DELIVERY_NOTE, getAlertToSend, type DueAlert } from "../db/alerts.js";
 import { getBuild } from "../db/builds.js";
 import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { findSlackUserForLogin } from "../db/slack-links.js";
@@ -11,15 +11,8 @@ import { alertContent } from "./alert-content.js";
 import { EMAIL_SEND_DEADLINE_MS, type EmailSender } from "./email-sender.js";
 import { renderEmail } from "./render-email.js";
 import { renderSlack } from "./render-slack.js";
-import {
-  FIND_MESSAGE_MAX_PAGES,
-  SLACK_CALL_DEADLINE_MS,
-  SlackApiError,
-  SlackRateLimitedError,
-  findMessage,
-  mayHaveArrived,
-  type SlackClient,
-} from "./slack-client.js";
+import { FIND_MESSAGE_MAX_PAGES, SLACK_CALL_DEADLINE_MS, SlackRateLimitedError, mayHaveArrived, type SlackClient } from "./slack-client.js";
+import { SLACK_ALERT_EVENT_TYPE, createLostPostFinder, slackThreadOf } from "./slack-lost-post.js";
 
 export type { RetryPolicy };
 
@@ -35,22 +28,6 @@ const PARENT_WAIT_MS = 2_000;
  * then the post. Two minutes covers either with room for a slow database.
  */
 export const ALERT_LEASE_MS = 2 * 60_000;
-
-/** Every Slack alert carries this metadata type with its alert id, so a lost post can be found. */
-export const SLACK_ALERT_EVENT_TYPE = "runboard_alert";
-
-/** A look for a lost post starts this long before the alert was written: Postgres's and Slack's clocks differ. */
-const LOOK_MARGIN_MS = 5 * 60_000;
-
-/** Slack errors that say nothing lasting about the look: try it again later. */
-const TRANSIENT_SLACK_ERRORS = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"]);
-
-/** What a look for a post whose answer was lost found. */
-type Look =
-  | { kind: "found"; ts: string; channelId: string }
-  | { kind: "absent" }
-  /** The look could not be made: the alert is posted again, and `note` says so in its row. */
-  | { kind: "blind"; note: string };
 
 export type AlertWorker = RepeatingWorker;
 
@@ -74,19 +51,10 @@ export function createAlertWorker(deps: {
   const retry = deps.retry ?? DEFAULT_RETRY;
   const log = deps.log.child({ worker: "alerts" });
   const outbox = createOutbox(deps.pool, { ...ALERTS_OUTBOX, leaseMs: deps.leaseMs ?? ALERT_LEASE_MS });
+  const lookForLostPost = createLostPostFinder({ pool: deps.pool, log });
   // Keep the deadlines under the lease, or a slow send could be taken over while it runs.
   if (EMAIL_SEND_DEADLINE_MS >= ALERT_LEASE_MS || (FIND_MESSAGE_MAX_PAGES + 1) * SLACK_CALL_DEADLINE_MS >= ALERT_LEASE_MS) {
     throw new Error("alert lease shorter than its sends' deadlines");
-  }
-
-  // Each reason a look cannot be made is logged once: it holds until someone changes the setup.
-  const warned = new Set<string>();
-
-  /** The message a Slack alert replies to, once that one is sent. */
-  function threadOf(alert: DueAlert): { channelId: string; ts: string } | null {
-    return alert.parent_status === "sent" && alert.parent_slack_ts && alert.parent_slack_channel_id
-      ? { channelId: alert.parent_slack_channel_id, ts: alert.parent_slack_ts }
-      : null;
   }
 
   async function deliver(alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
@@ -98,7 +66,7 @@ export function createAlertWorker(deps: {
       return null;
     }
     if (!deps.slack) throw new Error("slack not configured (SLACK_BOT_TOKEN)");
-    const thread = threadOf(alert);
+    const thread = slackThreadOf(alert);
     const posted = await deps.slack.postMessage({
       channel: thread ? thread.channelId : alert.target[0]!,
       ...renderSlack(content, {
@@ -109,49 +77,6 @@ export function createAlertWorker(deps: {
       metadata: { event_type: SLACK_ALERT_EVENT_TYPE, event_payload: { alert_id: alert.id } },
     });
     return { ts: posted.ts, channelId: posted.channel };
-  }
-
-  /**
-   * Looks in Slack for the post of an alert whose last send may have arrived: in its thread for
-   * a reply, else in its channel's history. Reading history needs a channel id; a `#name` is
-   * resolved from the id Slack answered for an earlier alert to that name.
-   */
-  async function lookForLostPost(alert: DueAlert, slack: SlackClient): Promise<Look> {
-    const thread = threadOf(alert);
-    const target = alert.target[0] ?? "";
-    const channelId = thread?.channelId ?? (isSlackChannelId(target) ? target : await findSlackChannelId(deps.pool, target));
-    if (!channelId) {
-      return blind(alert, `no-id:${target}`, `no channel id known for ${target} yet`, "name the channel by its id (C…) in SLACK_ALERT_CHANNEL or the route");
-    }
-    try {
-      const found = await findMessage(slack, {
-        channelId,
-        ...(thread ? { threadTs: thread.ts } : {}),
-        oldest: new Date(alert.created_at.getTime() - LOOK_MARGIN_MS),
-        matches: (m) => m.event_type === SLACK_ALERT_EVENT_TYPE && m.event_payload.alert_id === alert.id,
-      });
-      return found ? { kind: "found", ts: found.ts, channelId } : { kind: "absent" };
-    } catch (error) {
-      if (!(error instanceof SlackApiError) || error.code.startsWith("HTTP ") || TRANSIENT_SLACK_ERRORS.has(error.code)) throw error;
-      const todo =
-        error.code === "missing_scope"
-          ? "add the bot scopes channels:history and groups:history to the Slack app and reinstall it"
-          : error.code === "not_in_channel"
-            ? "invite the bot to the channel"
-            : "check the Slack app's setup";
-      return blind(alert, error.code, error.message, todo);
-    }
-  }
-
-  function blind(alert: DueAlert, key: string, reason: string, todo: string): Look {
-    if (!warned.has(key)) {
-      warned.add(key);
-      log.warn(
-        { alertId: alert.id, target: alert.target[0], reason },
-        `cannot look in Slack for an alert whose answer was lost, so it is posted again and may show twice: ${todo}`,
-      );
-    }
-    return { kind: "blind", note: `posted again without looking for the earlier post whose answer was lost (${reason})` };
   }
 
   async function send(claim: Claim<{ id: number }>): Promise<SendOutcome> {
@@ -215,9 +140,4 @@ export function createAlertWorker(deps: {
     retry,
     send,
   });
-}
-
-/** Slack conversation ids (C, G, D and capitals); names are lower case, and routes write them with `#`. */
-function isSlackChannelId(target: string): boolean {
-  return /^[CGD][A-Z0-9]{2,}$/.test(target);
 }
