@@ -89,7 +89,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
       const input = batch[i]!.input as { record: BuildRecord; history?: boolean };
       if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: input.record.defaultBranch, history: input.history === true });
     }
-    await queueAlerts(tx, finished, alerting);
+    await queueAlerts(tx, finished, written.branches, alerting);
     const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
     for (const changed of written.changedJobs) {
       const i = jobIndex.get(changed.id);

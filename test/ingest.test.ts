@@ -3,6 +3,7 @@ import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../src/domain/normalize.js";
+import { branchKeyText } from "../src/db/branch-states.js";
 import { createIngest, type Ingest } from "../src/ingest.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/test-database.js";
 import { jobPayload, runPayload, type SeedRun } from "./helpers/seed-builds.js";
@@ -93,5 +94,33 @@ describe("ingest under concurrent load (batched writes)", () => {
     const linked = await db.pool.any(sql.type(z.object({ external_id: z.number(), jobs: z.number() }))`
       SELECT b.external_id, count(j.id)::int AS jobs FROM builds b LEFT JOIN build_jobs j ON j.build_id = b.id GROUP BY b.external_id`);
     expect(linked).toEqual([{ external_id: 77, jobs: 1 }]);
+  });
+
+  it("decides two failures of one branch on two replicas one after the other: one broken alert", async () => {
+    const alerting = { email: { to: ["team@example.com"] }, slack: null, now: () => new Date(), sendDelayMs: 0 };
+    const replicas = [createIngest({ pool: db.pool, alerting }), createIngest({ pool: db.pool, alerting })];
+    const first = run({ id: 1, conclusion: "failure" });
+    const key = branchKeyText({ repositoryId: first.repositoryId, workflowKey: String(first.workflowId), branch: "main" });
+    // A third session holds the branch's lock, so both replicas' writes reach it before either decides.
+    const other = new pg.Client({ connectionString: db.connectionUri });
+    await other.connect();
+    try {
+      await other.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key]);
+      const stored = replicas.map((ingestOn, i) =>
+        ingestOn({ kind: "run", record: run({ id: 10 + i, conclusion: "failure" }) }, { id: `r${i}`, event: "workflow_run", action: "completed" }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]);
+      expect(await Promise.all(stored)).toMatchObject([{ outcome: "changed" }, { outcome: "changed" }]);
+    } finally {
+      await other.end();
+    }
+    // Email hears of the break once (the second failure would be a Slack thread reply).
+    const alerts = await db.pool.any(sql.type(z.object({ kind: z.string(), channel: z.string(), status: z.string() }))`
+      SELECT kind, channel, status FROM alerts ORDER BY id`);
+    expect(alerts.filter((a) => a.status !== "skipped")).toEqual([{ kind: "broken", channel: "email", status: "pending" }]);
+    const state = await db.pool.one(sql.type(z.object({ state: z.string(), failed_runs: z.number() }))`
+      SELECT state, failed_runs FROM branch_states`);
+    expect(state).toEqual({ state: "failing", failed_runs: 2 });
   });
 });

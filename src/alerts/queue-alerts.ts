@@ -2,7 +2,7 @@ import type { CommonQueryMethods } from "slonik";
 import { getAlertRules } from "../db/alert-settings.js";
 import { findBrokenSlackAlert, insertAlert, type AlertChannel } from "../db/alerts.js";
 import type { ChangedBuild } from "../db/builds.js";
-import { branchKeyText, lockBranchStates, saveBranchStates, type BranchKey } from "../db/branch-states.js";
+import { branchKeyText, saveBranchStates, type BranchKey, type LockedBranchStates } from "../db/branch-states.js";
 import { decideAlert, type AlertDecision, type BranchState } from "../domain/alert-policy.js";
 import { routeAlert, type AlertRules } from "../domain/alert-rules.js";
 
@@ -28,14 +28,19 @@ export interface FinishedBuild {
 /**
  * Runs the alert policy for builds whose state really changed, inside the ingest transaction:
  * 1. skip what says nothing about a branch (unfinished, cancelled, skipped, no branch),
- * 2. lock and read the branches' states (all at once), decide each run in turn (two runs of
- *    one branch in the same batch see each other's decision), save the new states in one
- *    statement (kept for every branch: it is also the dashboard's "broken now"),
+ * 2. take the branches' states, which the write function locked and read (`locked`), decide
+ *    each run in turn (two runs of one branch in the same batch see each other's decision), save
+ *    the new states in one statement (kept for every branch: it is also the dashboard's "broken now"),
  * 3. for a branch and workflow the rules watch, write one outbox row per channel (skipped,
  *    with the reason, when a channel is off or muted); history says nothing, so a branch red
  *    at import shows as broken without an alert, and the next live result alerts as usual.
  */
-export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[], context: AlertingContext): Promise<void> {
+export async function queueAlerts(
+  tx: CommonQueryMethods,
+  builds: FinishedBuild[],
+  locked: LockedBranchStates,
+  context: AlertingContext,
+): Promise<void> {
   const decidable = builds.filter(
     ({ build }) => build.finished_at && build.branch && (build.status === "success" || build.status === "failed"),
   );
@@ -47,12 +52,14 @@ export async function queueAlerts(tx: CommonQueryMethods, builds: FinishedBuild[
     workflowKey: build.workflow_id != null ? String(build.workflow_id) : `name:${build.workflow}`,
     branch: build.branch!,
   });
-  const states = await lockBranchStates(tx, decidable.map(({ build }) => keyOf(build)));
+  const states = new Map(locked);
   const next = new Map<string, { key: BranchKey; state: BranchState; lastBuildId: number }>();
   let rules: AlertRules | undefined;
   for (const { build, defaultBranch, history } of decidable) {
     const key = keyOf(build);
     const keyText = branchKeyText(key);
+    // The write function locks what this function decides; a branch it did not lock is a bug, not a race to lose.
+    if (!states.has(keyText)) throw new Error(`branch ${keyText.replaceAll("\u0001", " ")} was not locked by the write`);
     const decision = decideAlert(states.get(keyText) ?? null, {
       buildId: build.id,
       status: build.status,

@@ -22,36 +22,42 @@ export function branchKeyText(key: BranchKey): string {
   return `${key.repositoryId}\u0001${key.workflowKey}\u0001${key.branch}`;
 }
 
+/** A branch's state as the write function returns it (a row of kind `branch`): null state when never seen. */
+export const lockedBranchRow = z.object({
+  repository_id: z.number(),
+  workflow_key: z.string(),
+  branch: z.string(),
+  state: z.enum(["passing", "failing"]).nullable(),
+  failing_since: z.coerce.date().nullable(),
+  failed_runs: z.number().nullable(),
+  broken_build_id: z.number().nullable(),
+  last_run_number: z.number().nullable(),
+});
+
 /**
- * Reads the states of branches, holding a transaction-level lock on each key so that two runs
- * of the same branch finishing at once are decided one after the other. The locks are taken in
- * key order, in one statement, so two transactions locking overlapping keys cannot deadlock; the
- * states are read by a second statement, whose snapshot comes after every lock is held. Call
- * inside a transaction.
- * @returns each stored state by {@link branchKeyText}; a branch never seen has none.
+ * The branches a batch decides, locked for the rest of its transaction by the write function
+ * (migrations/0017_branch_states_in_write.sql: a transaction-level advisory lock per branch, taken in
+ * one order; the states read after every lock is held), by {@link branchKeyText}. A key maps to
+ * null when the branch was locked but has no state yet; a key that is absent was not locked.
  */
-export async function lockBranchStates(tx: CommonQueryMethods, keys: BranchKey[]): Promise<Map<string, BranchState>> {
-  const unique = [...new Map(keys.map((key) => [branchKeyText(key), key])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const states = new Map<string, BranchState>();
-  if (unique.length === 0) return states;
-  await tx.query(sql.unsafe`
-    SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${sql.array(unique.map(([text]) => text), "text")}) AS k`);
-  const rows = await tx.any(sql.type(stateRow.extend({ repository_id: z.number(), workflow_key: z.string(), branch: z.string() }))`
-    SELECT s.repository_id, s.workflow_key, s.branch, s.state, s.failing_since, s.failed_runs, s.broken_build_id, s.last_run_number
-    FROM branch_states s
-    JOIN unnest(
-      ${sql.array(unique.map(([, key]) => key.repositoryId), "int8")},
-      ${sql.array(unique.map(([, key]) => key.workflowKey), "text")},
-      ${sql.array(unique.map(([, key]) => key.branch), "text")}
-    ) AS k(repository_id, workflow_key, branch) USING (repository_id, workflow_key, branch)`);
+export type LockedBranchStates = Map<string, BranchState | null>;
+
+export function lockedBranchStates(rows: Array<z.infer<typeof lockedBranchRow>>): LockedBranchStates {
+  const states: LockedBranchStates = new Map();
   for (const row of rows) {
-    states.set(branchKeyText({ repositoryId: row.repository_id, workflowKey: row.workflow_key, branch: row.branch }), {
-      state: row.state,
-      failingSince: row.failing_since,
-      failedRuns: row.failed_runs,
-      brokenBuildId: row.broken_build_id,
-      lastRunNumber: row.last_run_number,
-    });
+    const key = branchKeyText({ repositoryId: row.repository_id, workflowKey: row.workflow_key, branch: row.branch });
+    states.set(
+      key,
+      row.state === null
+        ? null
+        : {
+            state: row.state,
+            failingSince: row.failing_since,
+            failedRuns: row.failed_runs ?? 0,
+            brokenBuildId: row.broken_build_id,
+            lastRunNumber: row.last_run_number,
+          },
+    );
   }
   return states;
 }

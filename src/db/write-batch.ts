@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
+import { lockedBranchRow, lockedBranchStates, type LockedBranchStates } from "./branch-states.js";
 import { changedRow, type ChangedBuild } from "./builds.js";
 import type { Delivery } from "./deliveries.js";
 import { jsonText } from "./values.js";
@@ -19,10 +20,12 @@ export interface WrittenBatch {
   fresh: Set<string>;
   changedRuns: ChangedBuild[];
   changedJobs: Array<{ id: number; build_id: number }>;
+  /** The branches the finished runs among `changedRuns` decide, locked until the transaction ends. */
+  branches: LockedBranchStates;
 }
 
 const resultRow = z.object({
-  kind: z.enum(["delivery", "run", "job"]),
+  kind: z.enum(["delivery", "run", "job", "branch"]),
   delivery_id: z.string().nullable(),
   job_id: z.number().nullable(),
   build_id: z.number().nullable(),
@@ -92,8 +95,10 @@ const jobRow = (j: JobRecord) => ({
 
 /**
  * Writes a batch (deliveries, runs, jobs, and the check runs of commits whose runs finished)
- * in one call of `runboard_write_batch` (migrations/0012_history_import.sql, where the rules are),
- * and returns what really changed. Records go as JSON: the payloads are serialized once, with
+ * in one call of `runboard_write_batch` (migrations/0017_branch_states_in_write.sql, where the rules
+ * are), and returns what really changed, with the locked states of the branches whose alert the
+ * finished runs decide (call it in a transaction when there are such runs: the locks last until
+ * it ends). Records go as JSON: the payloads are serialized once, with
  * the rest of the batch, and PostgreSQL parses them once.
  */
 export async function writeBatch(tx: CommonQueryMethods, batch: BatchToWrite): Promise<WrittenBatch> {
@@ -102,11 +107,14 @@ export async function writeBatch(tx: CommonQueryMethods, batch: BatchToWrite): P
       ${jsonText(batch.deliveries)}::jsonb, ${jsonText(batch.runs.map(runRow))}::jsonb,
       ${jsonText(batch.jobs.map(jobRow))}::jsonb, ${sql.timestamp(batch.now)})`);
 
-  const written: WrittenBatch = { fresh: new Set(), changedRuns: [], changedJobs: [] };
+  const written: WrittenBatch = { fresh: new Set(), changedRuns: [], changedJobs: [], branches: new Map() };
+  const branches: Array<z.infer<typeof lockedBranchRow>> = [];
   for (const row of rows) {
     if (row.kind === "delivery") written.fresh.add(row.delivery_id!);
     else if (row.kind === "job") written.changedJobs.push({ id: row.job_id!, build_id: row.build_id! });
+    else if (row.kind === "branch") branches.push(lockedBranchRow.parse(row.run));
     else written.changedRuns.push(changedRun.parse(row.run));
   }
+  written.branches = lockedBranchStates(branches);
   return written;
 }

@@ -86,14 +86,16 @@ export function createCheckRunPublisher(deps: {
   // and schedules, but the gap between two requests is real time.
   let lastWriteAt = 0;
 
+  /**
+   * Writes start at least `minIntervalMs` apart, counted from the start of the one before: the
+   * reads of the next commit (its token, its content, a find on the ref) fit in the gap, and the
+   * requests stay one at a time, as GitHub asks.
+   */
   async function spaced<T>(write: () => Promise<T>): Promise<T> {
     const wait = lastWriteAt + minIntervalMs - Date.now();
     if (wait > 0) await sleep(wait);
-    try {
-      return await write();
-    } finally {
-      lastWriteAt = Date.now();
-    }
+    lastWriteAt = Date.now();
+    return write();
   }
 
   /** The check run's content, from the database (outside the GitHub calls, whose errors are caught). */
@@ -195,6 +197,8 @@ export function createCheckRunPublisher(deps: {
     try {
       id = await publish(await deps.github.installation(row.installation_id), row, checkRun, signal);
     } catch (error) {
+      // Cut short by a stop: the outbox worker makes the row due again, in doubt; nothing to log.
+      if (signal.aborted) return { kind: "retry", at: now, countAttempt: false, inDoubt: true };
       // Only GitHub calls are in here: whatever they throw is that attempt's failure.
       return failed(row, claim.attempts + 1, error, now);
     }
