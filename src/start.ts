@@ -170,7 +170,7 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
   });
   assertSafeToListen({ host: config.host, loginConfigured: auth.loginConfigured(), trustProxyAuth: config.trustProxyAuth });
 
-  const live = createLiveHub({ connectionUri: database.connectionUri, log });
+  const live = createLiveHub({ connectionUri: database.connectionUri, pool, log });
   // The one way in for webhooks: the Node listener in front of Hono hands them to this receiver.
   const receiveWebhook = createWebhookReceiver({
     getProbot: () => holder.probot(),

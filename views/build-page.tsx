@@ -15,7 +15,7 @@ export interface BuildPageData {
 export function BuildPage(props: { nonce: string; data: BuildPageData }) {
   const b = props.data.build;
   return (
-    <Layout title={`${b.workflow} #${b.external_id}`} nonce={props.nonce} section="builds" live>
+    <Layout title={`${b.workflow} #${b.external_id}`} nonce={props.nonce} section="builds" live={{ build: b.id }}>
       <p>
         <a href="/builds">← Builds</a>
       </p>
@@ -42,7 +42,7 @@ export function BuildLive(props: { data: BuildPageData }) {
     <div
       id="build-live"
       hx-get={`${self}${self.includes("?") ? "&" : "?"}fragment=1`}
-      hx-trigger={`build-${b.id} from:#live delay:300ms, hello from:#live, every 30s`}
+      hx-trigger="build from:#live throttle:2s, hello from:#live, every 30s"
       hx-swap="outerSync"
       aria-live="polite"
     >

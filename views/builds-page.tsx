@@ -123,7 +123,7 @@ export function BuildsResults(props: { data: BuildsResultsData }) {
     <div
       id="results"
       hx-get={`/builds${search}`}
-      hx-trigger="build from:#live delay:500ms, hello from:#live, every 30s"
+      hx-trigger="build from:#live throttle:2s, hello from:#live, every 30s"
       hx-swap="outerSync"
       aria-live="polite"
     >

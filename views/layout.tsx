@@ -10,10 +10,19 @@ export const DemoMode = createContext(false);
 /**
  * The page frame: skip link, navigation, stylesheet, htmx with its SSE extension (served from
  * the installed package, scripts carrying the request's CSP nonce) and, on live pages, the one
- * SSE connection whose named events tell fragments to refresh: `build` and `build-<id>` when a
- * build changes, `hello` when the connection (re)opens, to catch up on what it missed.
+ * SSE connection whose named events tell fragments to refresh: `build` when a build the page
+ * shows changed (at most one a tick: see src/web/live-hub.ts), `hello` when the connection
+ * (re)opens, to catch up on what it missed. `live` may name what the page shows (a build, a
+ * repository, a workflow, a branch), so that it hears of nothing else.
  */
-export function Layout(props: { title: string; nonce: string; section?: Section; live?: boolean; children?: Child }) {
+export function Layout(props: {
+  title: string;
+  nonce: string;
+  section?: Section;
+  live?: boolean | Record<string, string | number | undefined>;
+  children?: Child;
+}) {
+  const live = props.live ? liveUrl(props.live) : null;
   const nav: Array<[Section, string, string]> = [
     ["overview", "/", "Overview"],
     ["builds", "/builds", "Builds"],
@@ -50,8 +59,8 @@ export function Layout(props: { title: string; nonce: string; section?: Section;
                 </a>
               ))}
             </nav>
-            {props.live && (
-              <span id="live" class="live-status muted" hx-sse:connect="/events" hx-swap="none">
+            {live && (
+              <span id="live" class="live-status muted" hx-sse:connect={live} hx-swap="none">
                 live
               </span>
             )}
@@ -68,4 +77,13 @@ export function Layout(props: { title: string; nonce: string; section?: Section;
       </body>
     </html>
   );
+}
+
+/** The page's event stream, with what it shows as the query. */
+function liveUrl(live: true | Record<string, string | number | undefined>): string {
+  if (live === true) return "/events";
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(live)) if (value !== undefined && value !== "") query.set(name, String(value));
+  const text = query.toString();
+  return text ? `/events?${text}` : "/events";
 }

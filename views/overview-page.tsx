@@ -48,7 +48,7 @@ export function OverviewLive(props: { data: OverviewData }) {
     <div
       id="overview-live"
       hx-get="/fragments/overview"
-      hx-trigger="build from:#live delay:300ms, hello from:#live, every 30s"
+      hx-trigger="build from:#live throttle:2s, hello from:#live, every 30s"
       hx-swap="outerSync"
       aria-live="polite"
     >

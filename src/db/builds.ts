@@ -206,8 +206,19 @@ export async function listRecentRepositories(connection: CommonQueryMethods, now
   return [...rows];
 }
 
-/** Whether build `id` belongs to one of `installations`. */
-export async function isBuildVisible(connection: CommonQueryMethods, id: number, installations: InstallationScope): Promise<boolean> {
-  return connection.exists(sql.type(z.object({ visible: z.number() }))`
-    SELECT 1 AS visible FROM builds b WHERE b.id = ${id} AND ${inScope(sql.fragment`b.installation_id`, installations)}`);
+const changedBuildRow = z.object({
+  id: z.number(),
+  installation_id: z.number().nullable(),
+  repository: z.string(),
+  workflow: z.string(),
+  branch: z.string().nullable(),
+});
+export type ChangedBuildSummary = z.infer<typeof changedBuildRow>;
+
+/** What live pages need to know of changed builds: whose they are and what they concern (one query for many). */
+export async function describeChangedBuilds(connection: CommonQueryMethods, ids: readonly number[]): Promise<ChangedBuildSummary[]> {
+  if (ids.length === 0) return [];
+  const rows = await connection.any(sql.type(changedBuildRow)`
+    SELECT id, installation_id, repository, workflow, branch FROM builds WHERE id = ANY(${sql.array([...ids], "int8")})`);
+  return [...rows];
 }

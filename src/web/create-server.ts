@@ -117,7 +117,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", createAssetRoutes());
   app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github }));
   app.route("/", createSlackLinkRoute({ pool: deps.pool, now: deps.now, getViewer: async (c) => viewerOf(c) }));
-  if (deps.live) app.route("/", createEventRoutes({ live: deps.live, pool: deps.pool }));
+  if (deps.live) app.route("/", createEventRoutes({ live: deps.live }));
   app.route("/", createPageRoutes(deps));
 
   app.notFound((c) => c.json({ error: "not found" }, 404));

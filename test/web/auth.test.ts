@@ -10,6 +10,7 @@ import { createAuth } from "../../src/web/auth/create-auth.js";
 import { LOGINS_PER_MINUTE } from "../../src/web/auth/create-login-routes.js";
 import { createLiveHub, type LiveHub } from "../../src/web/live-hub.js";
 import { createTestServer, deliver, silentLog } from "../helpers/github-app.js";
+import { readEvents } from "../helpers/read-events.js";
 import { runPayload, type SeedRun } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -74,7 +75,7 @@ describe("login, installation access, API tokens and CSRF", () => {
     nock.disableNetConnect();
     db = await createTestDatabase();
     const now = () => new Date();
-    live = createLiveHub({ connectionUri: db.connectionUri, log: silentLog });
+    live = createLiveHub({ connectionUri: db.connectionUri, pool: db.pool, log: silentLog });
     app = await createTestServer(db.pool, {
       now,
       live,
@@ -294,30 +295,20 @@ describe("login, installation access, API tokens and CSRF", () => {
   it("tells a user's live pages only of their installations' builds", async () => {
     const stream = await get("/events", asUser());
     expect(stream.status).toBe(200);
-    const reader = stream.body!.getReader();
-    let seen = "";
-    const waitFor = async (text: string) => {
-      const deadline = Date.now() + 10_000;
-      while (!seen.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`no ${text} in ${seen}`);
-        const { value, done } = await reader.read();
-        if (done) throw new Error("stream ended");
-        seen += new TextDecoder().decode(value);
-      }
-    };
+    const events = readEvents(stream);
     const deliverRun = async (id: number, repository: string, installation: number) => {
       const payload = { ...runPayload(seed(id, repository)), installation: { id: installation, node_id: "x" } };
       expect((await deliver(app, { event: "workflow_run", payload })).status).toBe(200);
       return db.pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM builds WHERE external_id = ${id}`);
     };
-    await waitFor("event: hello");
+    await events.waitFor(() => events.hello());
     const first = await deliverRun(9101, "acme/web", INSTALLATION_A);
-    await waitFor(`event: build-${first}\n`);
+    await events.waitFor(() => events.heard().includes(first));
     const hidden = await deliverRun(9102, "rival/secret-project", INSTALLATION_B);
     const last = await deliverRun(9103, "acme/web", INSTALLATION_A);
-    await waitFor(`event: build-${last}\n`);
-    await reader.cancel();
-    expect(seen).not.toContain(`build-${hidden}\n`);
+    await events.waitFor(() => events.heard().includes(last));
+    await events.cancel();
+    expect(events.heard()).not.toContain(hidden);
   });
 
   it("logs out: the session row is gone and the cookie no longer opens pages", async () => {
