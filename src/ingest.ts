@@ -145,6 +145,7 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
    * cannot get its locks by the deadline fails with WriteUnavailableError.
    */
   async function writeInTime(batch: Pending[]): Promise<IngestResult[]> {
+    // Real time on purpose: the sender is waiting for its answer, whatever `now` the alerts see.
     const deadline = Date.now() + WRITE_DEADLINE_MS;
     for (;;) {
       try {

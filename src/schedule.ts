@@ -8,7 +8,8 @@ export interface Schedule {
 /**
  * Runs `run` every `intervalSeconds` plus up to `jitterSeconds` (so replicas and installations
  * spread out), never two at once. node-cron ticks every second and each tick checks whether the
- * time has come, so any interval of 1 s or more works, not only divisors of a minute.
+ * time has come, so any interval of 1 s or more works, not only divisors of a minute. Intervals
+ * are real time on purpose (Date.now(), as node-cron's ticks are), not an injected clock.
  */
 export function createSchedule(options: {
   intervalSeconds: number;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { DatabasePool } from "slonik";
@@ -70,7 +71,7 @@ export function createAlertRoutes(deps: AlertRouteDeps): Hono {
     };
     if (deps.email && deps.email.to.length > 0) {
       result.email = await attempt(() =>
-        deps.email!.sender.send({ ...renderEmail(content), to: deps.email!.to, messageId: `<test-${Date.now()}@runboard>` }),
+        deps.email!.sender.send({ ...renderEmail(content), to: deps.email!.to, messageId: `<test-${randomUUID()}@runboard>` }),
       );
     }
     if (deps.slack?.channel) {
