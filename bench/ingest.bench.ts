@@ -14,7 +14,8 @@
  *
  *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 ROUNDS=3 to change the load;
  *                                             COMMIT_EVENTS=2000 DRAIN_SECONDS=900 for the check-run workloads;
- *                                             WORKLOADS=deliveries,slow,silent to run some of them)
+ *                                             STREAMS=200 for the live-pages workload;
+ *                                             WORKLOADS=deliveries,streams,slow,silent to run some of them)
  *
  * To profile the app under this load: APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
  * (node flags for the app's process) and ONLY=app to skip the baseline. APP_LOG=file appends
@@ -40,7 +41,11 @@ const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "").split(" ").filter(Boolea
 const ONLY = process.env.ONLY ?? "";
 /** Rounds of both servers, in alternating order; the figures are each one's median. */
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const WORKLOADS = new Set((process.env.WORKLOADS ?? "deliveries,slow,silent").split(","));
+const WORKLOADS = new Set((process.env.WORKLOADS ?? "deliveries,streams,slow,silent").split(","));
+/** The live-pages workload: this many open `/events` streams, and the rate at which their delay is measured. */
+const STREAMS = Number(process.env.STREAMS ?? 200);
+const STREAM_RATE = 300;
+const STREAM_RATE_SECONDS = 5;
 const APP_LOG = process.env.APP_LOG ?? "";
 
 /** The check-run workloads: every commit runs these, each finishing after the one before. */
@@ -287,6 +292,7 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 async function latencyAt(port: number, path: string, events: Event[], rate: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
+  const answeredAt: number[] = [];
   const start = performance.now();
   const pending: Array<Promise<void>> = [];
   for (let i = 0; i < events.length; i++) {
@@ -294,12 +300,17 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const sentAt = performance.now();
-    pending.push(send(agent, port, path, events[i]!).then((doneAt) => void latencies.push(doneAt - sentAt)));
+    pending.push(
+      send(agent, port, path, events[i]!).then((doneAt) => {
+        latencies.push(doneAt - sentAt);
+        answeredAt.push(doneAt);
+      }),
+    );
   }
   await Promise.all(pending);
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1)! };
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1)!, answeredAt };
 }
 
 interface Figures {
@@ -319,6 +330,55 @@ async function measure(port: number, path: string, firstRunId: number, count: ()
   const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
   return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid) };
+}
+
+/** Opens `count` `/events` streams, each on its own connection, and notes when each `build` message arrives. */
+async function openStreams(port: number, count: number): Promise<{ messages: number[][]; close(): void }> {
+  const messages: number[][] = [];
+  const requests: http.ClientRequest[] = [];
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      messages[i] = [];
+      return new Promise<void>((resolve, reject) => {
+        const request = http.get({ host: "127.0.0.1", port, path: "/events", agent: false }, (response) => {
+          let said = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => {
+            const at = performance.now();
+            said += chunk;
+            if (said.includes("event: hello\n")) resolve();
+            // Count the messages in what arrived, keeping a partial line for the next chunk.
+            const parts = said.split("event: build\n");
+            for (let k = 1; k < parts.length; k++) messages[i]!.push(at);
+            said = parts.at(-1)!.includes("event: hello\n") ? "" : parts.at(-1)!.slice(-32);
+          });
+          response.on("error", () => undefined);
+        });
+        request.on("error", reject);
+        requests.push(request);
+      });
+    }),
+  );
+  return { messages, close: () => requests.forEach((request) => request.destroy()) };
+}
+
+/** For each answer time, the delay until each stream's next message (sorted; a stream that never spoke again counts as Infinity). */
+function streamDelays(answeredAt: number[], messages: number[][]): number[] {
+  const delays: number[] = [];
+  for (const times of messages) {
+    const sorted = [...times].sort((a, b) => a - b);
+    for (const at of answeredAt) {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid]! < at) lo = mid + 1;
+        else hi = mid;
+      }
+      delays.push(lo < sorted.length ? sorted[lo]! - at : Infinity);
+    }
+  }
+  return delays.sort((a, b) => a - b);
 }
 
 const median = (values: number[]) => {
@@ -439,6 +499,68 @@ ${table(
     ["p99 to 2xx at half load", ms(ours.p99), ms(baseline.p99), "", "< 20 ms"],
     ["Events lost (stored vs sent)", lost(ours), lost(baseline), "", "none"],
     ["Peak memory (VmHWM)", mib(ours.memory), mib(baseline.memory), "", ""],
+  ],
+)}
+`);
+    }
+
+    if (WORKLOADS.has("streams") && ONLY !== "baseline") {
+      const perRun = WARMUP + EVENTS + 20_000;
+      const base = 80_000_000;
+      const figures: Array<{ without: Figures; withStreams: Figures; delays: number[]; messages: number }> = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? [false, true] : [true, false];
+        const pair: Partial<Record<"without" | "withStreams", Figures>> = {};
+        let delays: number[] = [];
+        let messages = 0;
+        for (const withStreams of order) {
+          process.stderr.write(`  live pages: ${withStreams ? STREAMS : 0} streams, round ${round + 1}\n`);
+          const port = await freePort();
+          const child = await startProcess("src/main.ts", { ...env, APP_ID: "1", PRIVATE_KEY: privateKey }, port, APP_NODE_ARGS, APP_LOG);
+          try {
+            const streams = withStreams ? await openStreams(port, STREAMS) : null;
+            const first = base + (round * 2 + (withStreams ? 1 : 0)) * perRun;
+            const before = await count("deliveries");
+            const measured = await measure(port, "/api/github/webhooks", first, () => count("deliveries"), child.pid!);
+            if (streams) {
+              // How soon each open page hears of changes arriving at STREAM_RATE a second.
+              const events = makeEvents(STREAM_RATE * STREAM_RATE_SECONDS, first + perRun - 5_000);
+              const { answeredAt } = await latencyAt(port, "/api/github/webhooks", events, STREAM_RATE);
+              await new Promise((r) => setTimeout(r, 2_000));
+              delays = streamDelays(answeredAt, streams.messages);
+              // Messages per stream per second while the deliveries came (from the first answer to the last).
+              const from = Math.min(...answeredAt);
+              const to = Math.max(...answeredAt);
+              const inWindow = streams.messages.reduce((sum, m) => sum + m.filter((at) => at >= from && at <= to).length, 0);
+              messages = inWindow / STREAMS / ((to - from) / 1000);
+              streams.close();
+            }
+            pair[withStreams ? "withStreams" : "without"] = { ...measured, stored: measured.stored - before };
+          } finally {
+            await stopProcess(child, 10_000);
+          }
+        }
+        figures.push({ without: pair.without!, withStreams: pair.withStreams!, delays, messages });
+      }
+      const withoutRate = median(figures.map((f) => f.without.rate));
+      const withRate = median(figures.map((f) => f.withStreams.rate));
+      const delays = figures.flatMap((f) => f.delays).sort((a, b) => a - b);
+      console.log(`## Live pages: ${STREAMS} open event streams
+
+The ingest load above (${EVENTS.toLocaleString("en")} deliveries at full speed, then half load) against Runboard with no dashboard
+open, and with ${STREAMS} \`/events\` streams open (no login: every stream may see every build) read by this process.
+Then, with the streams open, deliveries at ${STREAM_RATE} a second for ${STREAM_RATE_SECONDS} s: for each delivery answered, the time until
+every stream's next message. ${ROUNDS} rounds, alternating which goes first; medians of the rounds.
+
+${table(
+  ["", "No streams", `${STREAMS} streams`, "Ratio", "Target"],
+  [
+    ["Events per second (max)", withoutRate.toFixed(0), withRate.toFixed(0), (withRate / withoutRate).toFixed(2), "≥ 0.90"],
+    ["Ratio, each round", "", "", figures.map((f) => (f.withStreams.rate / f.without.rate).toFixed(2)).join(", "), ""],
+    ["p99 to 2xx at half load", ms(median(figures.map((f) => f.without.p99))), ms(median(figures.map((f) => f.withStreams.p99))), "", ""],
+    [`A stream's next message after a delivery's answer, at ${STREAM_RATE}/s: p50 / p99 / max`, "", delays.length ? `${ms(quantile(delays, 0.5))} / ${ms(quantile(delays, 0.99))} / ${ms(delays.at(-1)!)}` : "–", "", "≤ 1 s"],
+    ["Messages per stream per second at that rate", "", median(figures.map((f) => f.messages)).toFixed(1), "", "≤ 2 (one a tick)"],
+    ["Peak memory (VmHWM)", `${median(figures.map((f) => f.without.memory ?? NaN)).toFixed(0)} MiB`, `${median(figures.map((f) => f.withStreams.memory ?? NaN)).toFixed(0)} MiB`, "", ""],
   ],
 )}
 `);
