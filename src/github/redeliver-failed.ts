@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { z } from "zod";
 import {
   claimDueRedelivery,
   claimRedelivery,
@@ -15,12 +14,12 @@ import { getRedeliveryScan, saveRedeliveryScan, type RedeliveryScan } from "../d
 import { nextAttemptAt, type RetryPolicy } from "../repeating-worker.js";
 import { GITHUB_CALL_DEADLINE_MS, GITHUB_IN_PLACE_WAIT_SECONDS } from "./create-probot.js";
 import { InstallationPausedError, type GithubClients, type Octokit } from "./github-clients.js";
+import { REDELIVERED_EVENTS, failedGuids, readDeliveryLog, succeeded, type HookDelivery, type Walk } from "./read-delivery-log.js";
+
 
 /** GitHub redelivers only deliveries of the last three days; older ones are not read. */
 export const REDELIVERY_WINDOW_MS = 3 * 24 * 60 * 60_000;
 
-/** The events whose loss Runboard feels: runs, jobs, and installation state. */
-export const REDELIVERED_EVENTS: ReadonlySet<string> = new Set(["workflow_run", "workflow_job", "installation"]);
 
 /**
  * How long a claimed redelivery is this worker's: one POST under a deadline of
@@ -38,20 +37,6 @@ if (GITHUB_CALL_DEADLINE_MS + GITHUB_IN_PLACE_WAIT_SECONDS * 1000 >= REDELIVERY_
  */
 const TRANSIENT_4XX = new Set([401, 403, 408, 429]);
 
-/** One entry of `GET /app/hook/deliveries`, as far as it is read here. */
-const hookDelivery = z.object({
-  id: z.number(),
-  guid: z.string(),
-  delivered_at: z.string(),
-  redelivery: z.boolean(),
-  status_code: z.number(),
-  event: z.string(),
-  action: z.string().nullish(),
-  installation_id: z.number().nullish(),
-  repository_id: z.number().nullish(),
-});
-type HookDelivery = z.infer<typeof hookDelivery>;
-
 export interface FailedDeliveryRedeliverer {
   /**
    * One pass: reads GitHub's delivery log down to where the last pass stopped (or the window),
@@ -61,24 +46,6 @@ export interface FailedDeliveryRedeliverer {
   runOnce(): Promise<{ seen: number; redelivered: number }>;
 }
 
-/** Where the walk of the log ended this pass. */
-type WalkEnd =
-  /** At the floor, the window or the log's end: the next walk starts from the newest entry. */
-  | { kind: "finished" }
-  /** Out of pages, or a page failed: the next pass resumes at `cursor`. */
-  | { kind: "paused"; cursor: string | null }
-  /** GitHub refused the remembered cursor: the next walk starts over from the newest entry. */
-  | { kind: "restart" };
-
-interface Walk {
-  entries: HookDelivery[];
-  /** The newest entry of the walk, which becomes the floor once the walk finishes. */
-  top: number | null;
-  end: WalkEnd;
-}
-
-const succeeded = (d: HookDelivery) => d.status_code >= 200 && d.status_code < 300;
-
 const logged = (d: HookDelivery): LoggedDelivery => ({
   guid: d.guid,
   deliveryId: d.id,
@@ -87,15 +54,6 @@ const logged = (d: HookDelivery): LoggedDelivery => ({
   installationId: d.installation_id ?? null,
   repositoryId: d.repository_id ?? null,
 });
-
-/** The `cursor` of the Link header's rel="next" page, or null on the last page. */
-export function nextCursor(link: string | undefined): string | null {
-  for (const part of (link ?? "").split(",")) {
-    const match = /<([^>]+)>\s*;\s*rel="next"/.exec(part);
-    if (match) return new URL(match[1]!, "https://api.github.com").searchParams.get("cursor");
-  }
-  return null;
-}
 
 /**
  * Asks GitHub to redeliver webhook deliveries that it records as failed and that Runboard never
@@ -145,55 +103,6 @@ export function createFailedDeliveryRedeliverer(deps: {
   const windowMs = deps.windowMs ?? REDELIVERY_WINDOW_MS;
   const settleMs = deps.settleMs ?? 60_000;
   const retry = deps.retry ?? { baseDelayMs: 10 * 60_000, maxDelayMs: 2 * 60 * 60_000, maxAttempts: 8 };
-
-  async function walk(octokit: Octokit, scan: RedeliveryScan): Promise<Walk> {
-    const now = deps.now().getTime();
-    const resumed = scan.walk_top_id !== null;
-    let cursor = resumed ? scan.walk_cursor : null;
-    let top = resumed ? scan.walk_top_id : null;
-    const entries: HookDelivery[] = [];
-    for (let page = 0; page < maxPages; page++) {
-      let response;
-      try {
-        response = await octokit.request("GET /app/hook/deliveries", { per_page: perPage, ...(cursor ? { cursor } : {}) });
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (resumed && page === 0 && cursor && (status === 400 || status === 422)) {
-          log.warn({ cursor, status }, "GitHub refused the remembered position in the delivery log; the next pass reads it again from the newest entry");
-          return { entries, top, end: { kind: "restart" } };
-        }
-        log.warn({ err: error }, "GitHub's delivery log could not be read; the next pass resumes where this one stopped");
-        return { entries, top, end: { kind: "paused", cursor } };
-      }
-      for (const delivery of z.array(hookDelivery).parse(response.data)) {
-        const at = Date.parse(delivery.delivered_at);
-        if ((scan.floor_id !== null && delivery.id <= scan.floor_id) || at < now - windowMs) {
-          return { entries, top, end: { kind: "finished" } };
-        }
-        // Left above the walk's top, so the next walk reads it once it has settled.
-        if (at > now - settleMs) continue;
-        top ??= delivery.id;
-        entries.push(delivery);
-      }
-      cursor = nextCursor(response.headers.link);
-      if (!cursor) return { entries, top, end: { kind: "finished" } };
-    }
-    return { entries, top, end: { kind: "paused", cursor } };
-  }
-
-  /**
-   * The newest failed attempt of each guid of a recorded event with no successful attempt among
-   * the entries read, oldest first: the nearest to leaving GitHub's window goes first.
-   */
-  function failedGuids(entries: HookDelivery[]): HookDelivery[] {
-    const relevant = entries.filter((d) => REDELIVERED_EVENTS.has(d.event));
-    const delivered = new Set(relevant.filter(succeeded).map((d) => d.guid));
-    const failed = new Map<string, HookDelivery>();
-    for (const d of relevant) {
-      if (!succeeded(d) && !delivered.has(d.guid) && !failed.has(d.guid)) failed.set(d.guid, d);
-    }
-    return [...failed.values()].sort((a, b) => a.id - b.id);
-  }
 
   function failure(error: unknown, attempts: number, now: Date): RedeliveryOutcome {
     const status = (error as { status?: number }).status;
@@ -260,7 +169,7 @@ export function createFailedDeliveryRedeliverer(deps: {
 
     // 1. read the log
     const scan = await getRedeliveryScan(deps.pool);
-    const result = await walk(octokit, scan);
+    const result = await readDeliveryLog(octokit, scan, { log, now: deps.now(), maxPages, perPage, windowMs, settleMs });
 
     // 2. learn from the redeliveries in it
     await recordLoggedRedeliveries(
