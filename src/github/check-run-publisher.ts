@@ -99,7 +99,7 @@ export function createCheckRunPublisher(deps: {
   }
 
   /** The check run's content, from the database (outside the GitHub calls, whose errors are caught). */
-  async function content(tx: CommonQueryMethods, row: DueCheckRun) {
+  async function content(tx: CommonQueryMethods, row: DueCheckRun): Promise<CheckRunContent> {
     const health = await getCommitHealth(tx, { repositoryId: row.repository_id, headSha: row.head_sha, defaultBranch: row.default_branch });
     const { title, summary } = renderCheckRunSummary(health, {
       repository: row.repository,
@@ -114,47 +114,6 @@ export function createCheckRunPublisher(deps: {
       details_url: `${deps.baseUrl}/builds?repository=${encodeURIComponent(row.repository)}`,
       output: { title, summary },
     };
-  }
-
-  /** Updates or creates the commit's check run; resolves with its id. */
-  async function publish(octokit: Octokit, row: DueCheckRun, checkRun: Awaited<ReturnType<typeof content>>, signal: AbortSignal): Promise<number> {
-    const [owner, repo] = row.repository.split("/") as [string, string];
-    const body = { owner, repo, ...checkRun };
-
-    /** false when the run is gone (deleted with its suite). */
-    async function update(id: number): Promise<boolean> {
-      try {
-        await spaced(() => octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...body, check_run_id: id, request: { signal } }));
-        return true;
-      } catch (error) {
-        if ((error as HttpError).status === 404) return false;
-        throw error;
-      }
-    }
-
-    async function find(): Promise<number | null> {
-      const found = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
-        request: { signal },
-        owner,
-        repo,
-        ref: row.head_sha,
-        check_name: CHECK_RUN_NAME,
-        filter: "latest",
-        per_page: 1,
-      });
-      const first = found.data.check_runs[0];
-      return first ? Number(first.id) : null;
-    }
-
-    // 1. the remembered run, 2. the one on the ref (a create whose answer was lost), 3. a new one.
-    const remembered = row.check_run_id;
-    if (remembered != null && (await update(remembered))) return remembered;
-    const found = await find();
-    if (found != null && found !== remembered && (await update(found))) return found;
-    const created = await spaced(() =>
-      octokit.request("POST /repos/{owner}/{repo}/check-runs", { ...body, head_sha: row.head_sha, request: { retries: 0, signal } }),
-    );
-    return Number(created.data.id);
   }
 
   /** The outcome of a failed attempt: the permission, a rate limit, a transient error, or one to give up on. */
@@ -195,7 +154,7 @@ export function createCheckRunPublisher(deps: {
     const checkRun = await content(deps.pool, row);
     let id: number;
     try {
-      id = await publish(await deps.github.installation(row.installation_id), row, checkRun, signal);
+      id = await publish(await deps.github.installation(row.installation_id), row, checkRun, signal, spaced);
     } catch (error) {
       // Cut short by a stop: the outbox worker makes the row due again, in doubt; nothing to log.
       if (signal.aborted) return { kind: "retry", at: now, countAttempt: false, inDoubt: true };
@@ -216,4 +175,63 @@ export function createCheckRunPublisher(deps: {
     ready: () => deps.github.ready(),
     send,
   });
+}
+
+/** What a check run says: the body of its create or update. */
+interface CheckRunContent {
+  name: string;
+  status: "completed";
+  conclusion: ReturnType<typeof checkRunConclusion>;
+  details_url: string;
+  output: { title: string; summary: string };
+}
+
+/**
+ * Updates or creates the commit's check run; resolves with its id. Writes go through `spaced`
+ * (one at a time, a second apart); the find is a read and is not spaced.
+ */
+async function publish(
+  octokit: Octokit,
+  row: DueCheckRun,
+  checkRun: CheckRunContent,
+  signal: AbortSignal,
+  spaced: <T>(write: () => Promise<T>) => Promise<T>,
+): Promise<number> {
+  const [owner, repo] = row.repository.split("/") as [string, string];
+  const body = { owner, repo, ...checkRun };
+
+  /** false when the run is gone (deleted with its suite). */
+  async function update(id: number): Promise<boolean> {
+    try {
+      await spaced(() => octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...body, check_run_id: id, request: { signal } }));
+      return true;
+    } catch (error) {
+      if ((error as HttpError).status === 404) return false;
+      throw error;
+    }
+  }
+
+  async function find(): Promise<number | null> {
+    const found = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+      request: { signal },
+      owner,
+      repo,
+      ref: row.head_sha,
+      check_name: CHECK_RUN_NAME,
+      filter: "latest",
+      per_page: 1,
+    });
+    const first = found.data.check_runs[0];
+    return first ? Number(first.id) : null;
+  }
+
+  // 1. the remembered run, 2. the one on the ref (a create whose answer was lost), 3. a new one.
+  const remembered = row.check_run_id;
+  if (remembered != null && (await update(remembered))) return remembered;
+  const found = await find();
+  if (found != null && found !== remembered && (await update(found))) return found;
+  const created = await spaced(() =>
+    octokit.request("POST /repos/{owner}/{repo}/check-runs", { ...body, head_sha: row.head_sha, request: { retries: 0, signal } }),
+  );
+  return Number(created.data.id);
 }
