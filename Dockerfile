@@ -1,31 +1,30 @@
 # syntax=docker/dockerfile:1
 
-# Build: every dependency, then type-check and compile src/ and views/ to dist/ (tsc does both:
-# a type error fails the build).
-FROM node:20-bookworm-slim AS build
+# Node 24 (LTS): Node 20 reached its end of life on 2026-04-30. package.json's engines still
+# accept 20.18 and later for a checkout.
+# Build: the dependencies exactly as the lockfile pins them (devDependencies included: tsc),
+# then type-check and compile src/ and views/ to dist/ (a type error fails the build), then drop
+# the devDependencies from the same node_modules: no second resolve.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `npm install`, not `npm ci`: the lockfile leaves out other platforms' optional packages, which
-# `npm ci` counts as out of sync; the versions it pins are still the ones installed.
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY views ./views
-RUN npm run build
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
 
-# Run: production dependencies only, as the unprivileged `node` user.
-FROM node:20-bookworm-slim
+# Run: the compiled JavaScript and the production dependencies, as the unprivileged `node` user.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    LOG_FORMAT=json
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx and typescript are dependencies so that `npm start` works from a checkout; the image runs
-# the compiled JavaScript and needs neither (nor esbuild, which tsx brings).
-RUN npm install --omit=dev --no-audit --no-fund \
- && rm -rf node_modules/tsx node_modules/typescript node_modules/esbuild node_modules/@esbuild node_modules/.bin/tsx node_modules/.bin/tsc node_modules/.bin/tsserver node_modules/.bin/esbuild \
- && npm cache clean --force
+COPY --from=build /app/node_modules ./node_modules
 # dist/src/main.js finds the project root by package.json (src/project-path.ts): migrations/
 # and the stylesheet and icon in views/ are read from there; htmx comes from node_modules.
 COPY --from=build /app/dist ./dist

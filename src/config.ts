@@ -41,6 +41,7 @@ const envSchema = z.object({
       message: "must be one of trace, debug, info, warn, error, fatal, silent",
     })
     .default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
   PORT: integer(0, 65535).default("3000"),
   HOST: z.string().trim().min(1).default("127.0.0.1"),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
@@ -93,6 +94,8 @@ export interface Config {
   host: string;
   baseUrl: string;
   logLevel: Env["LOG_LEVEL"];
+  /** `LOG_FORMAT`; null: pretty when stdout is a terminal, JSON lines otherwise. */
+  logFormat: "json" | "pretty" | null;
   webhookPath: string;
   /** null until APP_ID, a private key and WEBHOOK_SECRET are all set. */
   github: GithubAppConfig | null;
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     baseUrl: (e.BASE_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? null,
     webhookPath: e.WEBHOOK_PATH,
     github: githubAppConfig(e, githubApiBaseUrl),
     githubApiBaseUrl,

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import pretty from "pino-pretty";
 import type { Config } from "./config.js";
 
 /**
@@ -53,14 +54,22 @@ export function withoutUrlPasswords(text: string): string {
   return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1[redacted]@");
 }
 
+/** `LOG_FORMAT`: JSON lines, or pino-pretty's readable lines; null decides by the terminal. */
+export type LogFormat = "json" | "pretty";
+
 /**
- * JSON logs on stdout (one object a line, with the delivery id on every line logged for a
- * webhook), with secrets redacted wherever they appear in a logged object: listed keys are
- * replaced, a URL keeps everything but its password, and error messages and stacks lose URL
- * passwords too (a failing SMTP or database connection may quote its URL).
+ * Logs on stdout: JSON lines (one object a line, with the delivery id on every line logged for
+ * a webhook), or readable lines (pino-pretty) with `format` "pretty", the default when stdout
+ * is a terminal. Secrets are redacted wherever they appear in a logged object, in both formats:
+ * listed keys are replaced, a URL keeps everything but its password, and error messages and
+ * stacks lose URL passwords too (a failing SMTP or database connection may quote its URL).
  * @param destination tests pass a stream to read what was written.
+ * @param format `LOG_FORMAT`; null: pretty on a terminal, JSON otherwise.
  */
-export function createLogger(level: Config["logLevel"], destination?: DestinationStream): Logger {
+export function createLogger(level: Config["logLevel"], destination?: DestinationStream, format: LogFormat | null = null): Logger {
+  const terminal = !destination && process.stdout.isTTY === true;
+  const chosen = format ?? (terminal ? "pretty" : "json");
+  const target = destination ?? pino.destination(1);
   return pino(
     {
       name: "runboard",
@@ -80,6 +89,6 @@ export function createLogger(level: Config["logLevel"], destination?: Destinatio
         },
       },
     },
-    destination ?? pino.destination(1),
+    chosen === "pretty" ? pretty({ destination: target, colorize: terminal, sync: true }) : target,
   );
 }

@@ -13,7 +13,7 @@ try {
   throw error;
 }
 
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, undefined, config.logFormat);
 try {
   const runboard = await start({ config, log });
   let stopping = false;

@@ -24,6 +24,7 @@ import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
 import { createWebhookReceiver } from "./github/receive-webhook.js";
 import { createWebhookListener } from "./github/webhook-listener.js";
+import { withAccessLog } from "./web/access-log.js";
 import { createLiveHub } from "./web/live-hub.js";
 import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
 import { createSecretBox } from "./domain/secret-box.js";
@@ -216,7 +217,7 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
     },
   });
   const server = createHttpServer(
-    createWebhookListener({ path: config.webhookPath, receive: receiveWebhook, next: getRequestListener(app.fetch), log }),
+    withAccessLog(createWebhookListener({ path: config.webhookPath, receive: receiveWebhook, next: getRequestListener(app.fetch), log }), log),
   );
   await listen(server, config.port, config.host).catch(async (error: unknown) => {
     await live.close();

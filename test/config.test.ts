@@ -48,6 +48,7 @@ describe("loadConfig", () => {
     [{ PORT: "eighty" }, "PORT"],
     [{ PORT: "70000" }, "PORT"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ LOG_FORMAT: "colourful" }, "LOG_FORMAT"],
     [{ DATABASE_URL: "mysql://localhost/db" }, "DATABASE_URL"],
     [{ BASE_URL: "runboard.example.com" }, "BASE_URL"],
     [{ WEBHOOK_PATH: "webhooks" }, "WEBHOOK_PATH"],

@@ -22,7 +22,8 @@ const DAY = 86_400_000;
 
 /** What the webhook handler makes of a delivery. */
 function normalize(delivery: DemoDelivery): BuildRecord | JobRecord {
-  const p = delivery.payload;
+  // The demo's deliveries are made to GitHub's shapes; normalize reads them as a webhook's.
+  const p = delivery.payload as { workflow_run: never; workflow_job: never; installation: never; repository: never };
   const record =
     delivery.event === "workflow_run"
       ? normalizeWorkflowRun(p.workflow_run, { installation: p.installation, fallbackRepository: p.repository })

@@ -1,10 +1,15 @@
+import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
+import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
-import { createLogger, withoutUrlPasswords } from "../src/logger.js";
-import { testConfig, testPrivateKey, WEBHOOK_SECRET } from "./helpers/github-app.js";
+import { createLogger, withoutUrlPasswords, type LogFormat } from "../src/logger.js";
+import { start } from "../src/start.js";
+import { testConfig, TestOctokit, testPrivateKey, WEBHOOK_SECRET } from "./helpers/github-app.js";
+import { createTestDatabase } from "./helpers/test-database.js";
+import { workflowExamples } from "./helpers/webhook-examples.js";
 
 /** A logger writing into an array, to read exactly what would reach stdout. */
-function capture() {
+function capture(format: LogFormat | null = null, level: "debug" | "info" = "debug") {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -12,7 +17,7 @@ function capture() {
       done();
     },
   });
-  return { log: createLogger("debug", stream as never), text: () => lines.join("") };
+  return { log: createLogger(level, stream as never, format), text: () => lines.join("") };
 }
 
 const SMTP_PASSWORD = "smtp-pa55-word-9c1e";
@@ -67,5 +72,62 @@ describe("createLogger", () => {
       "postgres://runboard:[redacted]@db:5432/runboard and smtps://u:[redacted]@x",
     );
     expect(withoutUrlPasswords("https://github.com/acme/api")).toBe("https://github.com/acme/api");
+  });
+
+  it("writes readable lines with LOG_FORMAT=pretty, still without secrets", () => {
+    const { log, text } = capture("pretty");
+    log.child({ deliveryId: "d-7" }).info({ config: { apiToken: API_TOKEN, smtpUrl: `smtp://u:${SMTP_PASSWORD}@mail:587` } }, "delivery ingested");
+    const output = text();
+    expect(() => JSON.parse(output.trim())).toThrow();
+    expect(output).toMatch(/INFO.*delivery ingested/);
+    expect(output).toContain("d-7");
+    expect(output).toContain("smtp://u:[redacted]@mail:587");
+    expect(output).not.toContain(API_TOKEN);
+    expect(output).not.toContain(SMTP_PASSWORD);
+  });
+});
+
+describe("access log", () => {
+  it("writes one info line per request: method, path, status, duration, and the delivery id of a webhook", async () => {
+    const db = await createTestDatabase();
+    const { log, text } = capture("json", "info");
+    const running = await start({ config: testConfig({ DATABASE_URL: db.connectionUri, POLL_INTERVAL_SECONDS: "0" }), log, Octokit: TestOctokit });
+    try {
+      expect((await fetch(`${running.url}/health`)).status).toBe(200);
+      expect((await fetch(`${running.url}/api/builds?limit=nope`)).status).toBe(400);
+      const example = workflowExamples().find((e) => e.event === "workflow_run")!;
+      const body = JSON.stringify(example.payload);
+      const deliveryId = randomUUID();
+      const webhook = await fetch(`${running.url}/api/github/webhooks`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-delivery": deliveryId,
+          "x-github-event": "workflow_run",
+          "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+        },
+        body,
+      });
+      expect(webhook.status).toBe(200);
+
+      const requests = text()
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === "request");
+      expect(requests.map(({ method, path, status, deliveryId: id }) => ({ method, path, status, deliveryId: id }))).toEqual([
+        { method: "GET", path: "/health", status: 200, deliveryId: undefined },
+        // The query string stays out: it may carry a login code.
+        { method: "GET", path: "/api/builds", status: 400, deliveryId: undefined },
+        { method: "POST", path: "/api/github/webhooks", status: 200, deliveryId },
+      ]);
+      for (const line of requests) {
+        expect(line.level).toBe(30);
+        expect(typeof line.durationMs).toBe("number");
+      }
+    } finally {
+      await running.stop();
+      await db.drop();
+    }
   });
 });

@@ -28,7 +28,7 @@ try {
   const match = /^(\d+)([dh])$/.exec(values.since ?? "");
   if (!match) throw new ConfigError("--since takes a number of days or hours, like 30d or 12h");
   const config = loadConfig();
-  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, undefined, config.logFormat);
   const now = () => new Date();
   const spanMs = Number(match[1]) * (match[2] === "d" ? 86_400_000 : 3_600_000);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });

@@ -30,7 +30,7 @@ try {
 
   const config = demoConfig(process.env, dataDir);
   // Runboard's own info lines would bury the demo's: warnings only, unless LOG_LEVEL says more.
-  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, undefined, config.logFormat);
   await resetDemoDataDir(dataDir);
 
   const tty = process.stderr.isTTY;

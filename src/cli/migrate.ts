@@ -6,7 +6,7 @@ import { createLogger } from "../logger.js";
 /** `npm run migrate`: applies pending migrations to the configured database and exits. */
 try {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
   try {
     const applied = await migrate({ connectionUri: database.connectionUri, log });

@@ -1,3 +1,5 @@
+import type { Endpoints } from "@octokit/types";
+import type { WorkflowJob as WebhookWorkflowJob, WorkflowRun as WebhookWorkflowRun } from "@octokit/webhooks-types";
 import { z } from "zod/v4";
 import { cleanText } from "./clean-text.js";
 import { isFinished, statusRank, toStatus, type Status } from "./status.js";
@@ -72,6 +74,30 @@ export interface JobRecord {
   startedAt: Date | null;
   completedAt: Date | null;
   payload: unknown;
+}
+
+/** One run of a REST listing (`GET /repos/{owner}/{repo}/actions/runs`), as Octokit types it. */
+export type RestWorkflowRun = Endpoints["GET /repos/{owner}/{repo}/actions/runs"]["response"]["data"]["workflow_runs"][number];
+/** One job of a REST listing of an attempt's jobs, as Octokit types it. */
+export type RestWorkflowJob = Endpoints["GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs"]["response"]["data"]["jobs"][number];
+
+/**
+ * A run as GitHub documents it: a `workflow_run` delivery's run (@octokit/webhooks-types) or a
+ * REST answer's. The types say what GitHub promises; the fields are still parsed leniently
+ * below, since even a signed payload may lack a field, hold a null, or a number out of range.
+ */
+export type WorkflowRunInput = WebhookWorkflowRun | RestWorkflowRun;
+/** A job as GitHub documents it: a `workflow_job` delivery's job or a REST answer's. */
+export type WorkflowJobInput = WebhookWorkflowJob | RestWorkflowJob;
+/** The repository a delivery names, or the one a REST listing was read from. */
+export interface RepositoryInput {
+  id: number;
+  full_name: string;
+  default_branch?: string | null;
+}
+/** The installation a delivery names, or the one a REST listing was read with. */
+export interface InstallationInput {
+  id: number;
 }
 
 /** A payload Runboard cannot store, with the reason to log. */
@@ -180,8 +206,8 @@ function describe(error: z.ZodError): string {
  * @param fallbackRepository the delivery's `repository`, for runs that lack their own.
  */
 export function normalizeWorkflowRun(
-  raw: unknown,
-  options: { installation?: unknown; fallbackRepository?: unknown } = {},
+  raw: WorkflowRunInput,
+  options: { installation?: InstallationInput | null; fallbackRepository?: RepositoryInput | null } = {},
 ): BuildRecord | Unusable {
   const parsed = runSchema.safeParse(raw);
   if (!parsed.success) {
@@ -232,8 +258,8 @@ export function normalizeWorkflowRun(
  * @param repository the delivery's `repository` (jobs do not carry their own).
  */
 export function normalizeWorkflowJob(
-  raw: unknown,
-  options: { repository: unknown; installation?: unknown },
+  raw: WorkflowJobInput,
+  options: { repository: RepositoryInput | null | undefined; installation?: InstallationInput | null },
 ): JobRecord | Unusable {
   const parsed = jobSchema.safeParse(raw);
   if (!parsed.success) {

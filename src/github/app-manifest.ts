@@ -13,16 +13,10 @@ export const APP_MANIFEST = {
   setup_url: "https://runboard.example.com/setup/installed",
   setup_on_update: true,
   public: false,
-  default_events: ["workflow_run", "workflow_job", "installation", "installation_repositories"],
+  // installation and installation_repositories come to every app unasked; GitHub refuses them here.
+  default_events: ["workflow_run", "workflow_job"],
   default_permissions: { actions: "write", checks: "write", metadata: "read" },
 } as const;
-
-/**
- * GitHub delivers these to every app without a subscription, and refuses a manifest that names
- * them in `default_events` ("Default events unsupported: installation"), so the posted manifest
- * leaves them out; app.yml lists them to say they are handled.
- */
-const ALWAYS_DELIVERED = new Set<string>(["installation", "installation_repositories"]);
 
 /** A manifest as GitHub reads it (the fields Runboard uses). */
 export interface AppManifest {
@@ -52,6 +46,6 @@ export function manifestFor(baseUrl: string, webhookPath: string): AppManifest {
     redirect_url: `${baseUrl}/setup/callback`,
     callback_urls: [`${baseUrl}/auth/github/callback`],
     setup_url: `${baseUrl}/setup/installed`,
-    default_events: APP_MANIFEST.default_events.filter((event) => !ALWAYS_DELIVERED.has(event)),
+    default_events: [...APP_MANIFEST.default_events],
   };
 }

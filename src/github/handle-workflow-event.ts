@@ -1,3 +1,4 @@
+import type { WorkflowJobEvent, WorkflowRunEvent } from "@octokit/webhooks-types";
 import type { Logger } from "pino";
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type Unusable } from "../domain/normalize.js";
 import type { Ingest, IngestInput, IngestResult } from "../ingest.js";
@@ -21,11 +22,15 @@ export function createWorkflowEventHandler(deps: { ingest: Ingest }): WorkflowEv
   return async (event, log) => {
     const { payload } = event;
     let input: IngestInput | Unusable;
+    // Signed by GitHub, so shaped as its webhook types say; normalize still reads every field
+    // leniently (a field may be missing or null all the same).
     if (event.name === "workflow_run") {
-      const record = normalizeWorkflowRun(payload.workflow_run, { installation: payload.installation, fallbackRepository: payload.repository });
+      const delivery = payload as unknown as WorkflowRunEvent;
+      const record = normalizeWorkflowRun(delivery.workflow_run, { installation: delivery.installation, fallbackRepository: delivery.repository });
       input = isUnusable(record) ? record : { kind: "run", record };
     } else {
-      const record = normalizeWorkflowJob(payload.workflow_job, { repository: payload.repository, installation: payload.installation });
+      const delivery = payload as unknown as WorkflowJobEvent;
+      const record = normalizeWorkflowJob(delivery.workflow_job, { repository: delivery.repository, installation: delivery.installation });
       input = isUnusable(record) ? record : { kind: "job", record };
     }
     const action = typeof payload.action === "string" ? payload.action : null;

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../domain/normalize.js";
+import type { Endpoints } from "@octokit/types";
+import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type RestWorkflowRun } from "../domain/normalize.js";
 import { isFinished, toStatus } from "../domain/status.js";
 import type { Ingest } from "../ingest.js";
 import type { Octokit } from "./github-clients.js";
@@ -58,7 +59,7 @@ export interface RunLister {
     repo: SyncRepository,
     window: { from: Date; to: Date },
     options: ListingOptions & { onWindowDone?: (to: Date, runs: number) => Promise<void> },
-  ): Promise<unknown[]>;
+  ): Promise<RestWorkflowRun[]>;
   /** An incremental poll of one repository from its cursor, with ETag, stuck runs and lost jobs. */
   pollRepository(stats: PollStats, octokit: Octokit, repo: SyncRepository, options: ListingOptions & { now: Date; lookbackHours: number }): Promise<void>;
 }
@@ -85,18 +86,24 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
   }
 
   /** One GitHub request; `null` data on 304. Rate limits are the client's (github-clients.ts). */
-  async function call(stats: PollStats, octokit: Octokit, route: string, params: Record<string, unknown>, options: ListingOptions) {
+  async function call<Route extends keyof Endpoints>(
+    stats: PollStats,
+    octokit: Octokit,
+    route: Route,
+    params: Record<string, unknown>,
+    options: ListingOptions,
+  ): Promise<{ data: Endpoints[Route]["response"]["data"] | null; etag: string | null }> {
     try {
       // Asked when the request's turn comes, not when it queues: requests queued together (a
       // page's failed runs) would all pass on the budget of the same last answer.
       const response = await limited(() => {
         if (options.shouldStop?.()) throw new ListingStoppedError("stopped: the installation's budget ran low");
-        return octokit.request(route, params);
+        return octokit.request(route as string, params);
       });
       stats.requests += 1;
       const remaining = Number(response.headers["x-ratelimit-remaining"]);
       if (Number.isFinite(remaining)) stats.rateLimitRemaining = remaining;
-      return { data: response.data as any, etag: (response.headers.etag as string | undefined) ?? null };
+      return { data: response.data as Endpoints[Route]["response"]["data"], etag: (response.headers.etag as string | undefined) ?? null };
     } catch (error) {
       if ((error as { status?: number }).status === 304) {
         stats.notModified += 1;
@@ -123,7 +130,7 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
     }
   }
 
-  async function ingestRun(stats: PollStats, octokit: Octokit, repo: SyncRepository, run: any, options: ListingOptions) {
+  async function ingestRun(stats: PollStats, octokit: Octokit, repo: SyncRepository, run: RestWorkflowRun, options: ListingOptions) {
     const record = normalizeWorkflowRun(run, {
       installation: { id: repo.installation_id },
       fallbackRepository: { id: repo.repository_id, full_name: repo.full_name, default_branch: repo.default_branch },
@@ -144,17 +151,18 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
       const list = (page: number) =>
         call(stats, octokit, "GET /repos/{owner}/{repo}/actions/runs", { owner, repo: name, created, per_page: PER_PAGE, page, exclude_pull_requests: true }, options);
       const first = await list(1);
-      const total: number = first.data.total_count;
+      if (!first.data) return [];
+      const total = first.data.total_count;
       if (total > RESULT_CAP && to.getTime() - from.getTime() > 1000) {
         const middle = new Date(Math.floor((from.getTime() + to.getTime()) / 2));
         const older = await lister.importWindow(stats, octokit, repo, { from, to: middle }, options);
         const newer = await lister.importWindow(stats, octokit, repo, { from: new Date(middle.getTime() + 1), to }, options);
         return [...older, ...newer];
       }
-      const runs: any[] = [...first.data.workflow_runs];
+      const runs: RestWorkflowRun[] = [...first.data.workflow_runs];
       for (let page = 2; runs.length < Math.min(total, RESULT_CAP) && (page - 1) * PER_PAGE < total; page++) {
         const next = await list(page);
-        if (next.data.workflow_runs.length === 0) break;
+        if (!next.data || next.data.workflow_runs.length === 0) break;
         runs.push(...next.data.workflow_runs);
       }
       // Oldest first, as webhooks would have told them: the alert policy ignores a run older than
@@ -177,7 +185,7 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
         owner, repo: name, created, per_page: PER_PAGE, page: 1, exclude_pull_requests: true,
         headers: repo.etag && repo.etag_url === url ? { "if-none-match": repo.etag } : {},
       }, options);
-      let runs: any[] = [];
+      let runs: RestWorkflowRun[] = [];
       let etag: string | null = null;
       if (first.data === null) {
         // 304: nothing changed since the last poll, at no cost.
@@ -218,9 +226,9 @@ export function createRunLister(deps: { pool: DatabasePool; ingest: Ingest; log:
  * Where the next poll starts: the creation time of the oldest listed run still unfinished
  * (so its end is seen), else of the newest listed run; never further back than the watch window.
  */
-function nextCursor(runs: any[], since: Date, now: Date): Date {
+function nextCursor(runs: RestWorkflowRun[], since: Date, now: Date): Date {
   const floor = now.getTime() - WATCH_WINDOW_MS;
-  const created = (run: any) => new Date(run.created_at).getTime();
+  const created = (run: RestWorkflowRun) => new Date(run.created_at).getTime();
   const open = runs.filter((run) => !isFinished(toStatus(run.status, run.conclusion)) && created(run) >= floor);
   if (open.length > 0) return new Date(Math.min(...open.map(created)));
   if (runs.length > 0) return new Date(Math.max(...runs.map(created)));

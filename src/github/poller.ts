@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
 import { LOCK_KEYS, withAdvisoryLock } from "../db/advisory-lock.js";
 import { createSchedule, type Schedule } from "../schedule.js";
+import type { Endpoints } from "@octokit/types";
 import type { GithubClients, Octokit } from "./github-clients.js";
 import type { FailedDeliveryRedeliverer } from "./redeliver-failed.js";
 import { emptyStats, type PollStats, type RunLister } from "./list-runs.js";
@@ -19,15 +20,25 @@ export interface Poller {
   pollOnce(): Promise<PollStats>;
 }
 
-/** Every page of a listing whose pages hold `key` (or are the array). */
-async function listAll(stats: PollStats, octokit: Octokit, route: string, key: string | null): Promise<any[]> {
-  const all: any[] = [];
+/** One of the app's installations, as Octokit types GitHub's answer. */
+type AppInstallation = Endpoints["GET /app/installations"]["response"]["data"][number];
+/** One repository an installation reaches. */
+type InstallationRepository = Endpoints["GET /installation/repositories"]["response"]["data"]["repositories"][number];
+
+/** Every page of a listing: `items` picks a page's entries from GitHub's answer. */
+async function listAll<Route extends "GET /app/installations" | "GET /installation/repositories", Item>(
+  stats: PollStats,
+  octokit: Octokit,
+  route: Route,
+  items: (data: Endpoints[Route]["response"]["data"]) => Item[],
+): Promise<Item[]> {
+  const all: Item[] = [];
   for (let page = 1; ; page++) {
-    const { data } = await octokit.request(route, { per_page: PER_PAGE, page });
+    const { data } = await octokit.request(route as string, { per_page: PER_PAGE, page });
     stats.requests += 1;
-    const items = key ? (data as any)[key] : (data as any[]);
-    all.push(...items);
-    if (items.length < PER_PAGE) return all;
+    const entries = items(data as Endpoints[Route]["response"]["data"]);
+    all.push(...entries);
+    if (entries.length < PER_PAGE) return all;
   }
 }
 
@@ -59,9 +70,9 @@ export function createPoller(deps: {
 }): Poller {
   const log = deps.log.child({ worker: "poller" });
 
-  async function pollInstallation(stats: PollStats, installation: any, firstSeenAt: Date) {
+  async function pollInstallation(stats: PollStats, installation: AppInstallation, firstSeenAt: Date) {
     const octokit = await deps.github.installation(installation.id);
-    const repos = await listAll(stats, octokit, "GET /installation/repositories", "repositories");
+    const repos = await listAll(stats, octokit, "GET /installation/repositories", (data): InstallationRepository[] => data.repositories);
     await pruneSyncRepositories(deps.pool, installation.id, repos.map((r) => r.id));
     await Promise.all(
       repos.map(async (r) => {
@@ -88,7 +99,7 @@ export function createPoller(deps: {
     const stats = emptyStats();
     const app = await deps.github.app();
     if (!app) return stats;
-    const installations = await listAll(stats, app, "GET /app/installations", null);
+    const installations = await listAll(stats, app, "GET /app/installations", (data): AppInstallation[] => data);
     for (const installation of installations) {
       const suspendedAt = installation.suspended_at ? new Date(installation.suspended_at) : null;
       const { active, firstSeenAt } = await upsertInstallation(deps.pool, installation.id, installation.account?.login ?? String(installation.id), suspendedAt);

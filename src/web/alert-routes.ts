@@ -9,17 +9,25 @@ import { renderEmail } from "../alerts/render-email.js";
 import { renderSlack } from "../alerts/render-slack.js";
 import type { SlackClient } from "../alerts/slack-client.js";
 import { getAlertRules, saveAlertRules } from "../db/alert-settings.js";
-import { insertAlert, listAlerts } from "../db/alerts.js";
+import { alertHistorySchema, insertAlert, listAlerts } from "../db/alerts.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
 import { requireUnscoped, scopeOf } from "./auth/access.js";
-import { parseQuery } from "./parse-query.js";
+import { parseQuery, wholeNumber } from "./parse-query.js";
 
 export const pageQuery = z
   .object({
-    limit: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(1).max(500)).optional(),
-    offset: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).optional(),
+    limit: wholeNumber(1, 500, 50),
+    offset: wholeNumber(0, 10_000_000, 0),
   })
   .strict();
+
+/** GET /api/alerts's answer. */
+export const alertsAnswerSchema = z.object({ alerts: z.array(alertHistorySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+
+const channelResultSchema = z.object({ status: z.enum(["sent", "failed", "not configured"]), error: z.string().optional() });
+
+/** POST /api/alert/test's answer: what happened on each channel. */
+export const testAlertAnswerSchema = z.object({ email: channelResultSchema, slack: channelResultSchema });
 
 export interface AlertRouteDeps {
   pool: DatabasePool;
@@ -28,7 +36,7 @@ export interface AlertRouteDeps {
   slack: { client: SlackClient; channel: string | null } | null;
 }
 
-type ChannelResult = { status: "sent" | "failed" | "not configured"; error?: string };
+type ChannelResult = z.infer<typeof channelResultSchema>;
 
 /**
  * Alert history, routing rules and the test alert, under /api.
@@ -38,10 +46,9 @@ export function createAlertRoutes(deps: AlertRouteDeps): Hono {
   const app = new Hono();
 
   app.get("/alerts", async (c) => {
-    const q = parseQuery(c, pageQuery);
-    const limit = q.limit ?? 50;
-    const offset = q.offset ?? 0;
-    return c.json({ ...(await listAlerts(deps.pool, { limit, offset, installations: scopeOf(c) })), limit, offset });
+    const { limit, offset } = parseQuery(c, pageQuery);
+    const answer: z.infer<typeof alertsAnswerSchema> = { ...(await listAlerts(deps.pool, { limit, offset, installations: scopeOf(c) })), limit, offset };
+    return c.json(answer);
   });
 
   app.get("/alerts/configure", async (c) => c.json(await getAlertRules(deps.pool)));

@@ -3,28 +3,19 @@ import { HTTPException } from "hono/http-exception";
 import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
-import { getBuild, listBuilds } from "../db/builds.js";
+import { buildJobSchema, buildSchema, getBuild, listBuilds } from "../db/builds.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
-import { parseQuery } from "./parse-query.js";
+import { parseQuery, wholeNumber } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
 import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 const filter = z.string().trim().max(255).optional().transform((value) => value || undefined);
-const whole = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
-    .optional()
-    .transform((value) => value ?? fallback);
-
 export const buildsQuery = z
   .object({
-    limit: whole(1, 500, 50),
-    offset: whole(0, 10_000_000, 0),
+    limit: wholeNumber(1, 500, 50),
+    offset: wholeNumber(0, 10_000_000, 0),
     status: z
       .union([z.literal(""), z.enum(STATUSES, { message: `must be one of ${STATUSES.join(", ")}` })])
       .optional()
@@ -38,12 +29,46 @@ export const buildsQuery = z
 
 export const summaryQuery = z
   .object({
-    days: whole(1, 365, 7),
+    days: wholeNumber(1, 365, 7),
     repository: filter,
     branch: filter,
     workflow: filter,
   })
   .strict();
+
+/** GET /api/builds's answer. */
+export const buildsAnswerSchema = z.object({ builds: z.array(buildSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+
+/** GET /api/builds/{id}'s answer: the build, its provider, the jobs of its current attempt. */
+export const buildDetailSchema = buildSchema.extend({ provider_name: z.string(), jobs: z.array(buildJobSchema) });
+
+const historyProgressSchema = z.object({
+  installation_id: z.number().int(),
+  account: z.string(),
+  repositories: z.number().int(),
+  repositories_done: z.number().int(),
+  runs: z.number().int(),
+  seconds_left: z.number().nullable().describe("A rough estimate from the pace so far; null until there is a pace to go by"),
+  paused_until: z.date().nullable(),
+  text: z.string(),
+});
+
+/** GET /api/sync's answer: how current each installation's data is, and the history import. */
+export const syncAnswerSchema = z.object({
+  installations: z.array(
+    z.object({
+      installation_id: z.number().int(),
+      account: z.string(),
+      last_synced_at: z.date().nullable(),
+      repositories: z.number().int(),
+      behind: z.boolean(),
+      reason: z.string().nullable(),
+      history: historyProgressSchema.nullable(),
+    }),
+  ),
+  behind: z.boolean().describe("Whether any installation is behind"),
+  importing: z.boolean().describe("Whether some history is still being imported"),
+});
 
 /** The read-only JSON API under /api. */
 export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syncStaleAfterMs: number }): Hono {
@@ -63,7 +88,8 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
       },
       { limit: q.limit, offset: q.offset },
     );
-    return c.json({ builds, total, limit: q.limit, offset: q.offset });
+    const answer: z.infer<typeof buildsAnswerSchema> = { builds, total, limit: q.limit, offset: q.offset };
+    return c.json(answer);
   });
 
   app.get("/builds/:id", async (c) => {
@@ -91,7 +117,8 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
       ...f,
       history: importing.find((h) => h.installation_id === f.installation_id) ?? null,
     }));
-    return c.json({ installations, behind: installations.some((i) => i.behind), importing: importing.length > 0 });
+    const answer: z.infer<typeof syncAnswerSchema> = { installations, behind: installations.some((i) => i.behind), importing: importing.length > 0 };
+    return c.json(answer);
   });
 
   return app;

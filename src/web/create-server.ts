@@ -111,7 +111,7 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", auth.routes);
   if (deps.setup) app.route("/", createSetupRoutes(deps.setup));
   app.route("/", createHealthRoute(deps));
-  if (deps.metrics) app.route("/", createMetricsRoute({ registry: deps.metrics.registry }));
+  if (deps.metrics) app.route("/", createMetricsRoute({ metrics: deps.metrics }));
   app.route("/api", createApiRoutes(deps));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());

@@ -1,12 +1,12 @@
 import { Hono } from "hono";
-import type { MetricsRegistry } from "../metrics/registry.js";
+import type { RunboardMetrics } from "../metrics/runboard-metrics.js";
 
 /** GET /metrics: every metric in Prometheus's text format, for a scraper. */
-export function createMetricsRoute(deps: { registry: MetricsRegistry }): Hono {
+export function createMetricsRoute(deps: { metrics: Pick<RunboardMetrics, "render" | "contentType"> }): Hono {
   const app = new Hono();
   app.get("/metrics", async (c) => {
-    const body = await deps.registry.render();
-    c.header("content-type", "text/plain; version=0.0.4; charset=utf-8");
+    const body = await deps.metrics.render();
+    c.header("content-type", deps.metrics.contentType);
     c.header("cache-control", "no-store");
     return c.body(body);
   });

@@ -1,131 +1,200 @@
 import { zodToJsonSchema } from "zod-to-json-schema";
 import { z } from "zod";
-import { alertHistorySchema } from "../db/alerts.js";
 import { metricsSummarySchema } from "../db/build-metrics.js";
-import { buildJobSchema, buildSchema } from "../db/builds.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
-import { pageQuery } from "./alert-routes.js";
-import { buildsQuery, summaryQuery } from "./api-routes.js";
+import { alertsAnswerSchema, pageQuery, testAlertAnswerSchema } from "./alert-routes.js";
+import { buildDetailSchema, buildsAnswerSchema, buildsQuery, summaryQuery, syncAnswerSchema } from "./api-routes.js";
 
 type JsonSchema = Record<string, unknown>;
 
-/** JSON Schema (OpenAPI 3 dialect) of a zod schema, as requests see it (before transforms). */
-function schema(zod: z.ZodTypeAny, io: "input" | "output" = "output"): JsonSchema {
+/**
+ * JSON Schema (draft 2020-12, OpenAPI 3.1's dialect) of a zod schema. Answers are described as
+ * sent (dates as date-time strings); request bodies and query parameters as a client writes
+ * them: a query parameter as the value it stands for (`limit` is an integer from 1 to 500), not
+ * as the text the URL carries.
+ */
+function schema(zod: z.ZodTypeAny, io: "answer" | "body" | "query" = "answer"): JsonSchema {
   const { $schema: _ignored, ...rest } = zodToJsonSchema(zod, {
-    target: "openApi3",
+    // 2019-09 output is valid 2020-12 for these schemas: null as a type, numeric exclusive bounds.
+    target: "jsonSchema2019-09",
     $refStrategy: "none",
-    ...(io === "input" ? { effectStrategy: "input" as const } : {}),
+    ...(io === "answer" ? {} : { effectStrategy: "input" as const }),
+    ...(io === "query" ? { pipeStrategy: "output" as const } : io === "body" ? { pipeStrategy: "input" as const } : {}),
   }) as JsonSchema;
   return rest;
 }
 
-/** Query parameters from a zod object schema, each with its own schema. */
+/**
+ * Query parameters from a zod object schema, each with its own schema and, where the schema
+ * fills one in, its default (found by parsing an empty query).
+ */
 function parameters(query: z.AnyZodObject, descriptions: Record<string, string>) {
-  const object = schema(query, "input") as { properties: Record<string, JsonSchema>; required?: string[] };
+  const object = schema(query, "query") as { properties: Record<string, JsonSchema>; required?: string[] };
+  const defaults = query.parse({}) as Record<string, unknown>;
   return Object.entries(object.properties).map(([name, s]) => ({
     name,
     in: "query",
     required: object.required?.includes(name) ?? false,
     description: descriptions[name],
-    schema: s,
+    schema: defaults[name] === undefined ? s : { ...s, default: defaults[name] },
   }));
 }
 
-const error = { description: "Refused, with the reason", content: { "application/json": { schema: schema(z.object({ error: z.string(), parameter: z.string().optional() })) } } };
+const errorSchema = schema(
+  z.object({
+    error: z.string().describe("What was wrong, for a person"),
+    parameter: z.string().optional().describe("The query parameter refused"),
+    field: z.string().optional().describe("The body field refused"),
+  }),
+);
 const json = (description: string, body: JsonSchema) => ({ description, content: { "application/json": { schema: body } } });
+const error = (description: string) => json(description, errorSchema);
+
+/** Answers every authenticated route may give, besides its own. */
+const guarded = {
+  "401": {
+    ...error("No valid credentials: a login or a bearer token is configured and none valid was sent"),
+    headers: { "WWW-Authenticate": { description: 'Bearer realm="runboard"', schema: { type: "string" } } },
+  },
+  "429": {
+    ...error("Too many requests from this token or address, or too many invalid tokens: wait Retry-After seconds"),
+    headers: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer", minimum: 0 } } },
+  },
+};
 
 /** The OpenAPI 3.1 description of the JSON API, generated from the same zod schemas that validate it. */
 export function createOpenApiDocument(baseUrl: string) {
-  const build = schema(buildSchema);
   return {
     openapi: "3.1.0",
+    jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
     info: {
       title: "Runboard API",
       version: "1",
       description:
-        "Workflow runs and jobs recorded from GitHub Actions, their metrics, and alerts. Times are ISO 8601 in UTC; durations are seconds.",
+        "Workflow runs and jobs recorded from GitHub Actions, their metrics, and alerts. Times are ISO 8601 in UTC; durations are seconds. " +
+        "Send `Authorization: Bearer <token>` (API_TOKEN, or a token made on /account); a logged-in browser's session cookie works too. " +
+        "Where neither a login nor API_TOKEN is configured (this machine only), the API is open.",
     },
     servers: [{ url: baseUrl }],
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "API_TOKEN, or a user's token from /account" },
+        session: { type: "apiKey", in: "cookie", name: "runboard_session", description: "A logged-in browser's session" },
+      },
+    },
+    // The empty requirement: open where no login and no API_TOKEN are configured.
+    security: [{ bearer: [] }, { session: [] }, {}],
     paths: {
       "/health": {
         get: {
+          operationId: "getHealth",
           summary: "Whether the server and its database answer",
+          security: [],
           responses: {
             "200": json("Healthy", schema(z.object({ status: z.literal("ok"), database: z.literal("ok") }))),
             "503": json("The database does not answer", schema(z.object({ status: z.literal("error"), database: z.string(), reason: z.string() }))),
           },
         },
       },
+      "/openapi.json": {
+        get: {
+          operationId: "getOpenApiDocument",
+          summary: "This description",
+          security: [],
+          responses: { "200": json("The OpenAPI 3.1 document", { type: "object" }) },
+        },
+      },
+      "/metrics": {
+        get: {
+          operationId: "getMetrics",
+          summary: "Every metric in Prometheus's text format (version 0.0.4), for a scraper",
+          responses: {
+            "200": { description: "The scrape", content: { "text/plain": { schema: { type: "string" } } } },
+            ...guarded,
+          },
+        },
+      },
       "/api/builds": {
         get: {
+          operationId: "listBuilds",
           summary: "Builds, newest first",
           parameters: parameters(buildsQuery, {
-            limit: "Page size, 1-500 (default 50)",
-            offset: "Builds to skip (default 0)",
+            limit: "Page size",
+            offset: "Builds to skip",
             status: "queued, running, success, failed, cancelled or skipped",
             repository: "owner/name",
             branch: "Branch name",
             workflow: "Workflow name",
             triggered_by: "GitHub login that triggered the run",
           }),
-          responses: {
-            "200": json(
-              "A page of builds",
-              schema(z.object({ builds: z.array(buildSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })),
-            ),
-            "400": error,
-          },
+          responses: { "200": json("A page of builds", schema(buildsAnswerSchema)), "400": error("A query parameter was refused"), ...guarded },
         },
       },
       "/api/builds/{id}": {
         get: {
+          operationId: "getBuild",
           summary: "One build with its provider and the jobs of its current attempt",
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "integer" } }],
-          responses: {
-            "200": json("The build", { ...build, properties: { ...(build.properties as object), provider_name: { type: "string" }, jobs: { type: "array", items: schema(buildJobSchema) } } }),
-            "404": error,
-          },
+          parameters: [{ name: "id", in: "path", required: true, description: "The build's id", schema: { type: "integer", minimum: 0 } }],
+          responses: { "200": json("The build", schema(buildDetailSchema)), "404": error("No such build (or not one this caller may see)"), ...guarded },
         },
       },
       "/api/metrics/summary": {
         get: {
+          operationId: "getMetricsSummary",
           summary: "Counts, success rate and durations over a window",
           parameters: parameters(summaryQuery, {
-            days: "Window in days, 1-365 (default 7)",
+            days: "Window in days",
             repository: "owner/name",
             branch: "Branch name",
             workflow: "Workflow name",
           }),
-          responses: { "200": json("The summary", schema(metricsSummarySchema)), "400": error },
+          responses: { "200": json("The summary", schema(metricsSummarySchema)), "400": error("A query parameter was refused"), ...guarded },
+        },
+      },
+      "/api/sync": {
+        get: {
+          operationId: "getSync",
+          summary: "How current each installation's data is, and the progress of the history import",
+          responses: { "200": json("Each installation's sync state", schema(syncAnswerSchema)), ...guarded },
         },
       },
       "/api/alerts": {
         get: {
+          operationId: "listAlerts",
           summary: "Alert history, newest first",
-          parameters: parameters(pageQuery, { limit: "Page size, 1-500 (default 50)", offset: "Rows to skip" }),
-          responses: {
-            "200": json("A page of alerts", schema(z.object({ alerts: z.array(alertHistorySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))),
-            "400": error,
-          },
+          parameters: parameters(pageQuery, { limit: "Page size", offset: "Rows to skip" }),
+          responses: { "200": json("A page of alerts", schema(alertsAnswerSchema)), "400": error("A query parameter was refused"), ...guarded },
         },
       },
       "/api/alerts/configure": {
-        get: { summary: "The alert routing rules", responses: { "200": json("The rules", schema(alertRulesSchema)) } },
+        get: {
+          operationId: "getAlertRules",
+          summary: "The alert routing rules",
+          responses: { "200": json("The rules", schema(alertRulesSchema)), ...guarded },
+        },
         post: {
+          operationId: "replaceAlertRules",
           summary: "Replace the alert routing rules",
-          requestBody: { required: true, content: { "application/json": { schema: schema(alertRulesSchema, "input") } } },
-          responses: { "200": json("The rules as stored", schema(alertRulesSchema)), "400": error, "415": error },
+          requestBody: { required: true, content: { "application/json": { schema: schema(alertRulesSchema, "body") } } },
+          responses: {
+            "200": json("The rules as stored", schema(alertRulesSchema)),
+            "400": error("The rules were refused (the field is named)"),
+            "403": error("A token limited to some installations cannot change rules for all"),
+            "415": error("The body is not JSON"),
+            ...guarded,
+          },
         },
       },
       "/api/alert/test": {
         post: {
+          operationId: "sendTestAlert",
           summary: "Send a test alert to each configured channel",
+          requestBody: { required: false, content: { "application/json": { schema: { type: "object" } } } },
           responses: {
-            "200": json(
-              "What happened per channel",
-              schema(z.record(z.enum(["email", "slack"]), z.object({ status: z.enum(["sent", "failed", "not configured"]), error: z.string().optional() }))),
-            ),
-            "415": error,
+            "200": json("What happened per channel", schema(testAlertAnswerSchema)),
+            "403": error("A token limited to some installations cannot send test alerts"),
+            "415": error("The request is not JSON"),
+            ...guarded,
           },
         },
       },

@@ -1,6 +1,20 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { z } from "zod";
+import { z } from "zod";
+
+/**
+ * A whole-number query parameter between `min` and `max`, `fallback` when absent. Its default
+ * shows in the API description, which parses an empty query to find it.
+ */
+export function wholeNumber(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .optional()
+    .transform((value) => value ?? fallback);
+}
 
 /**
  * Validates a request's query string against a zod object schema.

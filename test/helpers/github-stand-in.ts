@@ -5,6 +5,8 @@ export interface GithubCall {
   method: string;
   path: string;
   body: any;
+  /** The request's headers (authorization among them). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface GithubAnswer {
@@ -45,7 +47,7 @@ export async function startGithubStandIn(handler: GithubHandler = () => ({ statu
     req.on("data", (chunk) => (data += chunk));
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://stand-in");
-      const call: GithubCall = { method: req.method ?? "GET", path: url.pathname + url.search, body: data ? JSON.parse(data) : undefined };
+      const call: GithubCall = { method: req.method ?? "GET", path: url.pathname + url.search, body: data ? JSON.parse(data) : undefined, headers: req.headers };
       if (/^\/app\/installations\/\d+\/access_tokens$/.test(url.pathname)) {
         res.writeHead(201, { "content-type": "application/json" });
         res.end(JSON.stringify({ token: "ghs_standin", expires_at: "2099-01-01T00:00:00Z", permissions: { checks: "write" } }));

@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import type { Hono } from "hono";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import nock from "nock";
 import { sql } from "slonik";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -7,13 +9,45 @@ import { createWorkflowEventHandler } from "../../src/github/handle-workflow-eve
 import { createPoller } from "../../src/github/poller.js";
 import { createRunboardApp } from "../../src/github/runboard-app.js";
 import { createIngest } from "../../src/ingest.js";
-import { createMetricsRegistry } from "../../src/metrics/registry.js";
 import { createRunboardMetrics, type RunboardMetrics } from "../../src/metrics/runboard-metrics.js";
 import { createServer } from "../../src/web/create-server.js";
 import { deliver, silentLog, testConfig, testGithubParts, TestOctokit, withWebhooks } from "../helpers/github-app.js";
+import { readFileSync } from "node:fs";
+import { projectPath } from "../../src/project-path.js";
 import { createWebhookReceiver } from "../../src/github/receive-webhook.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 import { workflowExamples } from "../helpers/webhook-examples.js";
+
+/** promtool (Debian's `prometheus` package) checks the scrape where it is installed; .ci/run installs it. */
+const hasPromtool = spawnSync("promtool", ["--version"]).status === 0;
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\[\\"n]|[^\\"\n])*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?$/;
+
+/** Lines of a scrape that break the text format 0.0.4: stray text, or a sample of no declared family. */
+function formatProblems(text: string): string[] {
+  const problems: string[] = [];
+  const types = new Map<string, string>();
+  if (!text.endsWith("\n")) problems.push("no final line break");
+  for (const line of text.split("\n").slice(0, -1)) {
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type) {
+      if (types.has(type[1]!)) problems.push(`${type[1]} declared twice`);
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    // Empty lines are allowed between families.
+    if (line === "" || /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
+    const sample = SAMPLE.exec(line);
+    if (!sample) {
+      problems.push(`not a sample: ${line}`);
+      continue;
+    }
+    const name = sample[1]!;
+    const family = [name, name.replace(/_(bucket|sum|count)$/, "")].find((n) => types.has(n));
+    if (!family) problems.push(`sample of an undeclared family: ${line}`);
+  }
+  return problems;
+}
 
 const NOW = new Date("2026-08-10T12:00:00Z");
 
@@ -22,38 +56,6 @@ function sample(text: string, series: string): number | undefined {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
-
-describe("metrics registry", () => {
-  it("renders counters, gauges and cumulative histogram buckets in the text format", async () => {
-    const registry = createMetricsRegistry();
-    const counter = registry.counter("things_total", "Things.\nCounted.");
-    const gauge = registry.gauge("level", "A level.");
-    const histogram = registry.histogram("wait_seconds", "Waits.", [0.1, 1]);
-    counter.inc({ kind: 'a"b\\c\nd' });
-    counter.inc({ kind: 'a"b\\c\nd' }, 2);
-    gauge.set(-1.5);
-    for (const value of [0.05, 0.5, 0.5, 3]) histogram.observe(value, { path: "x" });
-    const text = await registry.render();
-    expect(text).toContain("# HELP things_total Things.\\nCounted.\n# TYPE things_total counter\n");
-    expect(sample(text, 'things_total{kind="a\\"b\\\\c\\nd"}')).toBe(3);
-    expect(sample(text, "level")).toBe(-1.5);
-    expect(sample(text, 'wait_seconds_bucket{path="x",le="0.1"}')).toBe(1);
-    expect(sample(text, 'wait_seconds_bucket{path="x",le="1"}')).toBe(3);
-    expect(sample(text, 'wait_seconds_bucket{path="x",le="+Inf"}')).toBe(4);
-    expect(sample(text, 'wait_seconds_sum{path="x"}')).toBeCloseTo(4.05);
-    expect(sample(text, 'wait_seconds_count{path="x"}')).toBe(4);
-    expect(text.endsWith("\n")).toBe(true);
-  });
-
-  it("refuses what would break the format", () => {
-    const registry = createMetricsRegistry();
-    registry.counter("ok_total", "Fine.");
-    expect(() => registry.counter("ok_total", "Again.")).toThrow("registered twice");
-    expect(() => registry.gauge("bad-name", "Dash.")).toThrow("invalid metric name");
-    expect(() => registry.histogram("h", "Unsorted.", [1, 0.5])).toThrow("ascend");
-    expect(() => registry.counter("down_total", "Down.").inc(undefined, -1)).toThrow("cannot go down");
-  });
-});
 
 describe("GET /metrics", () => {
   let db: TestDatabase;
@@ -111,14 +113,53 @@ describe("GET /metrics", () => {
     const text = await scrape();
     expect(sample(text, 'runboard_webhooks_received_total{event="workflow_run"}')).toBe(3);
     expect(sample(text, 'runboard_webhooks_received_total{event="other"}')).toBe(1);
-    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="stored",status="200"}')).toBe(1);
-    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="ignored",status="200"}')).toBe(1);
-    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="rejected",status="401"}')).toBe(1);
-    expect(sample(text, 'runboard_webhooks_handled_total{event="other",outcome="ignored",status="200"}')).toBe(1);
+    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="stored",code="200"}')).toBe(1);
+    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="ignored",code="200"}')).toBe(1);
+    expect(sample(text, 'runboard_webhooks_handled_total{event="workflow_run",outcome="rejected",code="401"}')).toBe(1);
+    expect(sample(text, 'runboard_webhooks_handled_total{event="other",outcome="ignored",code="200"}')).toBe(1);
     expect(text).not.toContain("evil");
     expect(sample(text, 'runboard_webhook_ingest_duration_seconds_count{event="workflow_run"}')).toBe(3);
-    expect(sample(text, 'runboard_webhook_ingest_duration_seconds_bucket{event="workflow_run",le="+Inf"}')).toBe(3);
+    expect(sample(text, 'runboard_webhook_ingest_duration_seconds_bucket{le="+Inf",event="workflow_run"}')).toBe(3);
     expect(sample(text, 'runboard_webhook_ingest_duration_seconds_sum{event="workflow_run"}')).toBeGreaterThan(0);
+  });
+
+  it("scrapes as valid Prometheus text with the stock process and Node.js names and the build's version", async () => {
+    const run = workflowExamples().find((e) => e.event === "workflow_run")!;
+    await deliver(app, { event: "workflow_run", payload: run.payload });
+    const text = await scrape();
+    // The npm parser throws on a malformed sample; it lets a stray line or a sample of an
+    // undeclared family pass, so every line is also held to the format's grammar here.
+    const families = parsePrometheusTextFormat(text);
+    expect(formatProblems(text)).toEqual([]);
+    const names = new Set(families.map((family) => family.name));
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_start_time_seconds",
+      "nodejs_heap_size_used_bytes",
+      "nodejs_eventloop_lag_seconds",
+      "nodejs_eventloop_lag_p99_seconds",
+      "nodejs_gc_duration_seconds",
+      "runboard_build_info",
+      "runboard_webhooks_handled_total",
+      "runboard_webhook_ingest_duration_seconds",
+      "runboard_alert_queue_depth",
+    ]) {
+      expect(names, name).toContain(name);
+    }
+    const version = (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
+    expect(sample(text, `runboard_build_info{version="${version}"}`)).toBe(1);
+    // The checker itself catches what it is there for.
+    expect(formatProblems("# TYPE a gauge\nb 1\ngarbage\n")).toEqual(["sample of an undeclared family: b 1", "not a sample: garbage"]);
+    for (const family of families) expect(["COUNTER", "GAUGE", "HISTOGRAM", "SUMMARY", "UNTYPED"]).toContain(family.type);
+  });
+
+  it.runIf(hasPromtool)("passes promtool check metrics", async () => {
+    const run = workflowExamples().find((e) => e.event === "workflow_run")!;
+    await deliver(app, { event: "workflow_run", payload: run.payload });
+    const checked = spawnSync("promtool", ["check", "metrics"], { input: await scrape(), encoding: "utf8" });
+    expect(checked.stderr + checked.stdout).toBe("");
+    expect(checked.status).toBe(0);
   });
 
   it("reads the alert queue and the poller's lag from the database at each scrape", async () => {
@@ -170,7 +211,7 @@ describe("GET /metrics", () => {
     await db.pool.end();
     const text = await scrape();
     expect(sample(text, "process_resident_memory_bytes")).toBeGreaterThan(1_000_000);
-    expect(sample(text, "nodejs_eventloop_delay_p99_seconds")).toBeGreaterThanOrEqual(0);
+    expect(sample(text, "nodejs_eventloop_lag_p99_seconds")).toBeGreaterThanOrEqual(0);
     expect(sample(text, "runboard_metrics_database_up")).toBe(0);
     // No stale or made-up queue figures while the database does not answer.
     expect(sample(text, 'runboard_alert_queue_depth{channel="email"}')).toBeUndefined();

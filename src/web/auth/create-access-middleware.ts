@@ -1,13 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getSignedCookie } from "hono/cookie";
 import { useApiToken } from "../../db/api-tokens.js";
-import { deleteSession, findSession, updateSessionInstallations } from "../../db/sessions.js";
+import { deleteSession, findSession, updateSessionInstallations, type SessionRow } from "../../db/sessions.js";
 import { setAccess, type Access } from "./access.js";
 import { API_TOKEN_PREFIX, equalSecret, hashSecret } from "./auth-secrets.js";
 import type { AuthDeps } from "./create-auth.js";
 import { fetchUserInstallations, GithubOAuthError } from "./github-oauth.js";
 import { SESSION_COOKIE, type LoginSettings } from "./login-settings.js";
 import { clientAddress, failureLimit } from "./rate-limit.js";
+import { refreshSessionToken } from "./refresh-session-token.js";
 
 /** Invalid bearer tokens an address may send in a minute before it must wait. */
 export const INVALID_TOKENS_PER_MINUTE = 30;
@@ -16,8 +17,10 @@ export const INVALID_TOKENS_PER_MINUTE = 30;
 const INSTALLATIONS_TTL_MS = 5 * 60_000;
 /** After a failed re-check (GitHub unreachable), the next try waits this long. */
 const RECHECK_BACKOFF_MS = 60_000;
+/** A token this close to its expiry is renewed before it is used. */
+const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 
-export type AccessMiddlewareDeps = Pick<AuthDeps, "pool" | "log" | "now" | "webhookPath" | "apiToken" | "secretBox" | "endpoints"> & {
+export type AccessMiddlewareDeps = Pick<AuthDeps, "pool" | "log" | "now" | "webhookPath" | "apiToken" | "secretBox" | "endpoints" | "getOAuthClient"> & {
   settings: LoginSettings;
 };
 
@@ -48,9 +51,51 @@ async function bearerAccess(deps: AccessMiddlewareDeps, header: string): Promise
   return row ? { kind: "token", installationIds: row.installation_ids, login: row.login } : null;
 }
 
+/** GitHub did not answer a refresh: the session keeps its last answer until the next check. */
+class GithubUnavailableError extends Error {}
+
+/**
+ * The installations the session's user may see, asked of GitHub with their token. An expired
+ * token (or one GitHub answers 401 to) is first renewed with the refresh token.
+ * @returns null when the session has ended: the token was revoked, or the refresh token refused.
+ * @throws GithubUnavailableError or another error when GitHub could not be asked.
+ */
+async function recheckInstallations(deps: AccessMiddlewareDeps, idHash: string, session: SessionRow, now: Date): Promise<number[] | null> {
+  const secretBox = deps.secretBox!;
+  let token = secretBox.open(session.access_token);
+  let refreshed = false;
+  const refresh = async (): Promise<boolean> => {
+    const outcome = await refreshSessionToken({ ...deps, secretBox }, idHash, session.access_token);
+    if (outcome.kind === "ended") return false;
+    if (outcome.kind === "unavailable") throw new GithubUnavailableError(`could not refresh the user's GitHub token: ${outcome.reason}`);
+    token = outcome.accessToken;
+    refreshed = true;
+    return true;
+  };
+  const expired = session.access_token_expires_at !== null && session.access_token_expires_at.getTime() - TOKEN_EXPIRY_MARGIN_MS <= now.getTime();
+  if (expired && session.refresh_token !== null && !(await refresh())) return null;
+  try {
+    return await fetchUserInstallations(deps.endpoints, token);
+  } catch (error) {
+    const unauthorized = error instanceof GithubOAuthError && error.status === 401;
+    if (!unauthorized) throw error;
+    // Expired earlier than GitHub said, or revoked: a refresh tells which.
+    if (!refreshed && session.refresh_token !== null) {
+      if (!(await refresh())) return null;
+      return await fetchUserInstallations(deps.endpoints, token).catch((again: unknown) => {
+        if (again instanceof GithubOAuthError && again.status === 401) return null;
+        throw again;
+      });
+    }
+    return null;
+  }
+}
+
 /**
  * The logged-in user of the session cookie, or null. What they may see is re-read from GitHub
- * once GitHub's last answer is older than INSTALLATIONS_TTL_MS.
+ * once GitHub's last answer is older than INSTALLATIONS_TTL_MS, renewing their GitHub token
+ * when it has expired. A revoked token or refused refresh token ends the session; GitHub not
+ * answering does not: the last answer stands until the next try.
  */
 async function sessionAccess(deps: AccessMiddlewareDeps, c: Context): Promise<Access | null> {
   const { cookieKey } = deps.settings;
@@ -64,14 +109,15 @@ async function sessionAccess(deps: AccessMiddlewareDeps, c: Context): Promise<Ac
   let installationIds = session.installation_ids;
   if (now.getTime() - session.installations_checked_at.getTime() > INSTALLATIONS_TTL_MS) {
     try {
-      installationIds = await fetchUserInstallations(deps.endpoints, deps.secretBox.open(session.access_token));
-      await updateSessionInstallations(deps.pool, idHash, installationIds, now);
-    } catch (error) {
-      if (error instanceof GithubOAuthError && error.status === 401) {
-        // The user revoked the app's authorization, or the token expired: log in again.
+      const fresh = await recheckInstallations(deps, idHash, session, now);
+      if (fresh === null) {
+        // The user revoked the app's authorization, or the refresh token was refused: log in again.
         await deleteSession(deps.pool, idHash, now);
         return null;
       }
+      installationIds = fresh;
+      await updateSessionInstallations(deps.pool, idHash, installationIds, now);
+    } catch (error) {
       deps.log.warn(
         { err: error, login: session.login },
         "could not re-check the user's installations on GitHub; the last answer stands until the next try",

@@ -13,8 +13,9 @@ export { isLoopbackHost } from "./is-loopback-host.js";
 
 /** Seals secrets stored in Postgres (the user's GitHub token) with a key from the environment. */
 export interface SecretBox {
-  seal(plain: string): string;
-  open(sealed: string): string;
+  /** `context` binds the sealed value to its use: it opens only with the same context. */
+  seal(plain: string, context?: string): string;
+  open(sealed: string, context?: string): string;
 }
 
 export interface AuthDeps {

@@ -9,7 +9,8 @@ import { cspNonce, renderPage } from "../render-page.js";
 import { accessOf } from "./access.js";
 import { equalSecret, hashSecret } from "./auth-secrets.js";
 import type { AuthDeps } from "./create-auth.js";
-import { authorizeUrl, createPkce, exchangeCode, fetchUser, fetchUserInstallations, GithubOAuthError } from "./github-oauth.js";
+import { authorizeUrl, createPkce, exchangeCode, fetchUser, fetchUserInstallations, GithubOAuthError, type UserTokens } from "./github-oauth.js";
+import { REFRESH_TOKEN_CONTEXT } from "./refresh-session-token.js";
 import { SESSION_COOKIE, type LoginSettings } from "./login-settings.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
 
@@ -92,13 +93,13 @@ export function createLoginRoutes(deps: LoginRouteDeps): Hono {
     }
     if (!code) return problem("GitHub sent no code.");
 
-    let accessToken: string;
+    let tokens: UserTokens;
     let user: { id: number; login: string };
     let installationIds: number[];
     try {
-      accessToken = await exchangeCode(deps.endpoints, client, { code, redirectUri, codeVerifier: attempt.data.verifier });
-      user = await fetchUser(deps.endpoints, accessToken);
-      installationIds = await fetchUserInstallations(deps.endpoints, accessToken);
+      tokens = await exchangeCode(deps.endpoints, client, { code, redirectUri, codeVerifier: attempt.data.verifier, now: deps.now() });
+      user = await fetchUser(deps.endpoints, tokens.accessToken);
+      installationIds = await fetchUserInstallations(deps.endpoints, tokens.accessToken);
     } catch (err) {
       deps.log.warn({ err }, "GitHub login failed; check GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET and the app's callback URL");
       return problem(err instanceof GithubOAuthError ? `${err.message}.` : "GitHub could not be reached.");
@@ -109,7 +110,9 @@ export function createLoginRoutes(deps: LoginRouteDeps): Hono {
       idHash: hashSecret(sessionId),
       github_user_id: user.id,
       login: user.login,
-      access_token: deps.secretBox!.seal(accessToken),
+      access_token: deps.secretBox!.seal(tokens.accessToken),
+      refresh_token: tokens.refreshToken === null ? null : deps.secretBox!.seal(tokens.refreshToken, REFRESH_TOKEN_CONTEXT),
+      access_token_expires_at: tokens.expiresAt,
       installation_ids: installationIds,
       installations_checked_at: now,
       csrf_token: randomBytes(24).toString("base64url"),

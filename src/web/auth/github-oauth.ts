@@ -46,31 +46,76 @@ export function authorizeUrl(
   return url.toString();
 }
 
-/** Exchanges the callback's code (with the PKCE verifier) for the user's access token. */
-export async function exchangeCode(
-  endpoints: GithubEndpoints,
-  client: OAuthClient,
-  options: { code: string; redirectUri: string; codeVerifier: string },
-): Promise<string> {
+/**
+ * A user's token as GitHub grants it. A GitHub App's user tokens expire (8 hours by default)
+ * and come with a single-use refresh token; with expiry turned off in the app's settings,
+ * neither expiry nor refresh token is given.
+ */
+export interface UserTokens {
+  accessToken: string;
+  refreshToken: string | null;
+  /** null: the token does not expire. */
+  expiresAt: Date | null;
+}
+
+/** GitHub refused a refresh token: revoked, expired or already spent. The user must log in again. */
+export class RefreshTokenRefusedError extends GithubOAuthError {
+  override name = "RefreshTokenRefusedError";
+}
+
+/** POSTs to GitHub's token endpoint and reads the tokens it grants. */
+async function requestTokens(endpoints: GithubEndpoints, body: Record<string, string>, now: Date, refused: (reason: string) => GithubOAuthError): Promise<UserTokens> {
   const response = await fetch(new URL("/login/oauth/access_token", endpoints.webUrl), {
     method: "POST",
     headers: { accept: "application/json", "content-type": "application/json" },
-    body: JSON.stringify({
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (response.ok && typeof answer.access_token === "string") {
+    return {
+      accessToken: answer.access_token,
+      refreshToken: typeof answer.refresh_token === "string" ? answer.refresh_token : null,
+      expiresAt: typeof answer.expires_in === "number" ? new Date(now.getTime() + answer.expires_in * 1000) : null,
+    };
+  }
+  // GitHub answers 200 with {error, error_description} for a bad or used code or refresh token.
+  if (response.ok && typeof answer.error === "string") throw refused(answer.error);
+  throw new GithubOAuthError(`GitHub's token endpoint answered HTTP ${response.status}`, response.status);
+}
+
+/** Exchanges the callback's code (with the PKCE verifier) for the user's tokens. */
+export async function exchangeCode(
+  endpoints: GithubEndpoints,
+  client: OAuthClient,
+  options: { code: string; redirectUri: string; codeVerifier: string; now: Date },
+): Promise<UserTokens> {
+  return requestTokens(
+    endpoints,
+    {
       client_id: client.clientId,
       client_secret: client.clientSecret,
       code: options.code,
       redirect_uri: options.redirectUri,
       code_verifier: options.codeVerifier,
-    }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok || typeof body.access_token !== "string") {
-    // GitHub answers 200 with {error, error_description} for a bad or used code.
-    const reason = typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
-    throw new GithubOAuthError(`GitHub refused the login code (${reason})`, response.status);
-  }
-  return body.access_token;
+    },
+    options.now,
+    (reason) => new GithubOAuthError(`GitHub refused the login code (${reason})`, 200),
+  );
+}
+
+/**
+ * Trades a refresh token for a new access token and a new refresh token (the old one is spent).
+ * @throws RefreshTokenRefusedError when GitHub refuses it (`bad_refresh_token`: revoked, expired, used);
+ *   GithubOAuthError or a network error when GitHub did not answer properly.
+ */
+export async function refreshUserToken(endpoints: GithubEndpoints, client: OAuthClient, refreshToken: string, now: Date): Promise<UserTokens> {
+  return requestTokens(
+    endpoints,
+    { client_id: client.clientId, client_secret: client.clientSecret, grant_type: "refresh_token", refresh_token: refreshToken },
+    now,
+    (reason) => new RefreshTokenRefusedError(`GitHub refused the refresh token (${reason})`, 200),
+  );
 }
 
 async function getJson(endpoints: GithubEndpoints, token: string, path: string): Promise<unknown> {
