@@ -107,6 +107,27 @@ describe("outbox workers never hold the write path", () => {
     expect(row).toEqual({ status: "pending", attempts: 0, lease_token: null, in_doubt: true });
   });
 
+  it("does not sleep out a rate limit in place: the row goes back with GitHub's reset time", async () => {
+    buildProbot(5_000);
+    await deliver(app, { event: "workflow_run", payload: onCommit(1, "CI") });
+    const resetAt = Math.ceil(Date.now() / 1000) + 3_600;
+    github.handle(() => ({
+      status: 403,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000", "x-ratelimit-reset": String(resetAt) },
+      body: { message: "API rate limit exceeded for installation ID 1." },
+    }));
+
+    // Probot's own throttle options would retry this twice, sleeping until the reset each time.
+    expect(await publisher(5_000).runOnce()).toBe(1);
+
+    const row = await db.pool.one(sql.type(z.object({ status: z.string(), attempts: z.number(), wait_s: z.number() }))`
+      SELECT status, attempts, extract(epoch FROM next_attempt_at - ${sql.timestamp(clock)})::int AS wait_s FROM check_runs WHERE head_sha = ${sha}`);
+    expect(row.status).toBe("pending");
+    expect(row.attempts).toBe(0);
+    expect(row.wait_s).toBeGreaterThan(3_000);
+    expect(github.calls.filter((call) => call.path.includes("/check-runs"))).toHaveLength(1);
+  }, 15_000);
+
   it("writes the commit's newest state when a workflow finishes while its check run is being sent", async () => {
     buildProbot(5_000);
     await deliver(app, { event: "workflow_run", payload: onCommit(1, "CI") });

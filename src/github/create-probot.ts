@@ -32,10 +32,19 @@ export function createTimedFetch(deadlineMs: number): typeof fetch {
  * network error is retried once in place.
  */
 export function createRunboardOctokit(): typeof ProbotOctokit {
-  return ProbotOctokit.defaults({
-    throttle: { enabled: true, onRateLimit: () => false, onSecondaryRateLimit: () => false },
-    retry: { enabled: true, retries: 1 },
-  });
+  // A function, not an object: Probot passes its own throttle options (which retry a rate limit
+  // twice, sleeping until the reset) to every client it builds, and those would replace plain
+  // defaults. These handlers are set last, on the app's client and on each installation's.
+  return ProbotOctokit.defaults((options: ConstructorParameters<typeof ProbotOctokit>[0] = {}) => ({
+    ...options,
+    throttle: {
+      ...options.throttle,
+      enabled: options.throttle?.enabled ?? true,
+      onRateLimit: () => false,
+      onSecondaryRateLimit: () => false,
+    },
+    retry: { ...options.retry, enabled: true, retries: 1 },
+  }));
 }
 
 /**
