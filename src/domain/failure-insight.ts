@@ -59,3 +59,19 @@ export function describeFlaky(insight: Pick<FailureInsight, "flakyCommits">): st
     ? `likely flaky: failed and passed on the same commit ${insight.flakyCommits} times this week`
     : null;
 }
+
+/**
+ * The web address of a file at a line in a commit, from any GitHub web address of the
+ * repository (a run's or a job's, `https://host/owner/repo/actions/...`); null without one.
+ */
+export function fileUrl(repositoryWebUrl: string | null, sha: string | null, path: string, line: number | null): string | null {
+  const base = /^(https?:\/\/[^/\s]+\/[^/\s]+\/[^/\s]+)\/actions\//i.exec(repositoryWebUrl ?? "")?.[1];
+  if (!base || !sha || !/^[0-9a-f]{7,64}$/i.test(sha)) return null;
+  const encoded = path.split("/").filter((part) => part && part !== "." && part !== "..").map(encodeURIComponent).join("/");
+  return encoded ? `${base}/blob/${sha}/${encoded}${line != null && line > 0 ? `#L${line}` : ""}` : null;
+}
+
+/** `path:line` for an annotation, or its path alone. */
+export function annotationPlace(annotation: Pick<Annotation, "path" | "line">): string {
+  return annotation.path ? `${annotation.path}${annotation.line != null ? `:${annotation.line}` : ""}` : "";
+}

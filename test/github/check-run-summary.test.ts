@@ -24,7 +24,7 @@ function workflow(overrides: Partial<CommitWorkflow> = {}): CommitWorkflow {
 }
 
 function job(overrides: Partial<FailedJob> = {}): FailedJob {
-  return { workflow: "CI", name: "test", failed_step: "Run tests", url: null, passed_on_this_commit: false, flaky_commits: 0, ...overrides };
+  return { workflow: "CI", name: "test", failed_step: "Run tests", url: null, passed_on_this_commit: false, flaky_commits: 0, commit_sha: null, run_url: null, excerpt: null, annotations: null, ...overrides };
 }
 
 /** `|` that end a table cell (not escaped ones). */
