@@ -26,7 +26,10 @@ CREATE TABLE failure_excerpts (
   signature_line text,
   signature text,
   -- When the job failed (its completed_at), for "seen before" windows.
-  failed_at timestamptz
+  failed_at timestamptz,
+  -- It failed before the installation was first seen (imported history): read only while the
+  -- installation has the share of its requests the history import leaves itself.
+  history boolean NOT NULL DEFAULT false
 );
 
 CREATE INDEX failure_excerpts_due_idx ON failure_excerpts (next_attempt_at) WHERE status = 'pending';

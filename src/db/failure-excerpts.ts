@@ -12,18 +12,24 @@ export const FAILURE_EXCERPTS_OUTBOX = {
   doneStatus: "done",
 } as const;
 
+/** Failures older than this are not read: imported history gets its last few days only. */
+export const FAILURE_READ_DAYS = 3;
+
 /**
- * Queues the read of each of these jobs that failed (written in this transaction, or before):
- * a job is read once, so one queued before is left alone.
+ * Queues the read of each of these jobs that failed (written in this transaction, or before)
+ * in the last FAILURE_READ_DAYS: a job is read once, so one queued before is left alone. A job
+ * that failed before its installation was first seen is marked as history.
  * @returns how many were queued now.
  */
 export async function queueFailureReads(tx: CommonQueryMethods, jobIds: number[], now: Date): Promise<number> {
   if (jobIds.length === 0) return 0;
   const result = await tx.query(sql.unsafe`
-    INSERT INTO failure_excerpts (job_id, build_id, repository_id, failed_at, next_attempt_at)
-    SELECT j.id, j.build_id, b.repository_id, coalesce(j.completed_at, ${sql.timestamp(now)}), ${sql.timestamp(now)}
+    INSERT INTO failure_excerpts (job_id, build_id, repository_id, failed_at, next_attempt_at, history)
+    SELECT j.id, j.build_id, b.repository_id, coalesce(j.completed_at, ${sql.timestamp(now)}), ${sql.timestamp(now)},
+           coalesce(j.completed_at < (SELECT i.created_at FROM installations i WHERE i.id = b.installation_id), false)
     FROM build_jobs j JOIN builds b ON b.id = j.build_id
     WHERE j.id = ANY(${sql.array(jobIds, "int8")}) AND j.status = 'failed'
+      AND coalesce(j.completed_at, ${sql.timestamp(now)}) >= ${sql.timestamp(now)} - ${sql.interval({ days: FAILURE_READ_DAYS })}
     ORDER BY j.id
     ON CONFLICT (job_id) DO NOTHING`);
   return result.rowCount;
@@ -47,6 +53,7 @@ const toRead = z.object({
   failed_at: z.date().nullable(),
   head_sha: z.string().nullable(),
   commit_sha: z.string().nullable(),
+  history: z.boolean(),
 });
 export type FailureToRead = z.infer<typeof toRead>;
 
@@ -54,7 +61,7 @@ export type FailureToRead = z.infer<typeof toRead>;
 export async function getFailureToRead(connection: CommonQueryMethods, jobId: number): Promise<FailureToRead | null> {
   return connection.maybeOne(sql.type(toRead)`
     SELECT f.job_id, f.build_id, f.repository_id, b.repository, b.installation_id, j.payload->>'check_run_url' AS check_run_url,
-           j.steps, f.failed_at, j.payload->>'head_sha' AS head_sha, b.commit_sha
+           j.steps, f.failed_at, j.payload->>'head_sha' AS head_sha, b.commit_sha, f.history
     FROM failure_excerpts f JOIN build_jobs j ON j.id = f.job_id JOIN builds b ON b.id = f.build_id
     WHERE f.job_id = ${jobId}`);
 }

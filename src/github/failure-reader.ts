@@ -10,6 +10,7 @@ import { createOutboxWorker } from "../outbox-worker.js";
 import { nextAttemptAt, type RepeatingWorker, type RetryPolicy } from "../repeating-worker.js";
 import { GITHUB_CALL_DEADLINE_MS, GITHUB_IN_PLACE_WAIT_SECONDS } from "./create-probot.js";
 import { InstallationPausedError, type GithubClients, type Octokit } from "./github-clients.js";
+import { HISTORY_BUDGET_SHARE } from "./history-import.js";
 import { LOG_DOWNLOAD_DEADLINE_MS, readJobLog } from "./read-job-log.js";
 
 /**
@@ -72,7 +73,8 @@ function toAnnotation(raw: Record<string, unknown>): Annotation {
  * asked for again a few times; a log that is gone (410, or still 404 at the end) leaves the
  * excerpt empty with the reason. A rate limit gives the row back with GitHub's time; other
  * failures are retried with backoff. Once read, the commit's check run is written again to
- * show it. With no GitHub App configured rows stay pending and unclaimed.
+ * show it. Failures of imported history (queued for its last FAILURE_READ_DAYS only) wait
+ * while the installation has less than the history import's share of its requests left. With no GitHub App configured rows stay pending and unclaimed.
  */
 export function createFailureReader(deps: {
   pool: DatabasePool;
@@ -118,6 +120,11 @@ export function createFailureReader(deps: {
     if (!row) return { kind: "failed", error: "failed job not found" };
     if (row.installation_id == null) return { kind: "failed", error: "the run names no installation to read it with" };
     const [owner, repo] = row.repository.split("/") as [string, string];
+    // History is read inside the import's budget: live work keeps the rest of the hour's requests.
+    const budget = deps.github.budget(row.installation_id);
+    if (row.history && budget && budget.remaining < budget.limit * HISTORY_BUDGET_SHARE) {
+      return { kind: "retry", at: new Date(Math.max(budget.resetAt.getTime(), now.getTime() + 60_000)), countAttempt: false, error: "waiting for the rate limit's reset (history)" };
+    }
 
     let annotations: Annotation[];
     let read: Awaited<ReturnType<typeof readJobLog>>;

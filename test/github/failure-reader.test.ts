@@ -6,8 +6,10 @@ import { getFailureInsights } from "../../src/db/failure-excerpts.js";
 import { createProbot, createRunboardOctokit } from "../../src/github/create-probot.js";
 import { createFailureReader } from "../../src/github/failure-reader.js";
 import { createGithubClients } from "../../src/github/github-clients.js";
-import { startActionsStandIn, type ActionsStandIn } from "../helpers/actions-stand-in.js";
-import { createTestServer, deliver, silentLog, testConfig } from "../helpers/github-app.js";
+import { createHistoryImport } from "../../src/github/history-import.js";
+import { createPoller } from "../../src/github/poller.js";
+import { addRepository, spreadRuns, startActionsStandIn, type ActionsStandIn } from "../helpers/actions-stand-in.js";
+import { createTestServer, deliver, silentLog, testConfig, testGithubParts } from "../helpers/github-app.js";
 import { jobLog, red } from "../helpers/job-log.js";
 import { jobPayload, runPayload, type SeedRun } from "../helpers/seed-builds.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
@@ -185,5 +187,32 @@ describe("failure reader", () => {
     const second = await getFailureInsights(db.pool, builds[1]!);
     expect([...first.values()][0]!.seenBefore).toBeNull();
     expect([...second.values()][0]!.seenBefore).toMatchObject({ others: 1, firstRunNumber: 41, branches: ["main"] });
+  });
+
+  it("reads the failures of imported history only for its last few days, and only while the import's budget lasts", async () => {
+    const now = new Date();
+    const DAY = 86_400_000;
+    // Ten runs over nine days, every second one failed: five failures, two of them in the last three days.
+    addRepository(standIn, 301, "acme/api", spreadRuns(10, new Date(now.getTime() - 9 * DAY), new Date(now.getTime() - 3_600_000), { failEvery: 2 }));
+    const probot = createProbot({ ...testConfig().github!, apiBaseUrl: standIn.apiUrl }, silentLog, createRunboardOctokit());
+    const parts = testGithubParts(db.pool, probot, { now: () => now });
+    const poller = createPoller({ pool: db.pool, connectionUri: db.connectionUri, ...parts, log: silentLog, now: () => now, intervalSeconds: 0, jitterSeconds: 0 });
+    const history = createHistoryImport({ pool: db.pool, connectionUri: db.connectionUri, ...parts, log: silentLog, now: () => now, days: 30 });
+    await poller.pollOnce();
+    expect(await history.runOnce()).toBe(1);
+
+    const queued = await db.pool.any(sql.type(z.object({ failed_at: z.date(), history: z.boolean() }))`
+      SELECT failed_at, history FROM failure_excerpts ORDER BY failed_at`);
+    expect(queued).toHaveLength(2);
+    expect(queued.every((q) => q.history && q.failed_at.getTime() > now.getTime() - 3 * DAY)).toBe(true);
+
+    // Under the import's share of the hour's requests, history waits for the reset.
+    standIn.budget.remaining = 900;
+    await poller.pollOnce();
+    const worker = createFailureReader({ pool: db.pool, github: parts.github, log: silentLog, now: () => now });
+    expect(await worker.runOnce()).toBe(2);
+    expect(standIn.calls.filter((c) => c.path.endsWith("/logs"))).toHaveLength(0);
+    const waiting = await stored();
+    expect(waiting.every((r) => r.status === "pending" && r.attempts === 0 && r.next_attempt_at.getTime() >= standIn.budget.reset * 1000)).toBe(true);
   });
 });
