@@ -180,3 +180,18 @@ export async function getFailureInsights(connection: CommonQueryMethods, buildId
     }),
   );
 }
+
+/**
+ * The first error line of each of these builds' failed jobs (their current attempt): the line
+ * the signature was made of, else the excerpt's last line; builds without one are left out.
+ */
+export async function getFirstErrorLines(connection: CommonQueryMethods, buildIds: number[]): Promise<Map<number, string>> {
+  if (buildIds.length === 0) return new Map();
+  const rows = await connection.any(sql.type(z.object({ build_id: z.number(), line: z.string() }))`
+    SELECT DISTINCT ON (f.build_id) f.build_id, coalesce(f.signature_line, f.lines[array_length(f.lines, 1)]) AS line
+    FROM failure_excerpts f JOIN build_jobs j ON j.id = f.job_id JOIN builds b ON b.id = f.build_id
+    WHERE f.build_id = ANY(${sql.array(buildIds, "int8")}) AND j.run_attempt = b.run_attempt AND f.status = 'done'
+      AND coalesce(f.signature_line, f.lines[array_length(f.lines, 1)]) IS NOT NULL
+    ORDER BY f.build_id, j.started_at NULLS LAST, f.job_id`);
+  return new Map(rows.map((r) => [r.build_id, r.line]));
+}

@@ -9,6 +9,9 @@ import { createCheckRunPublisher } from "../../src/github/check-run-publisher.js
 import { createProbot, createRunboardOctokit } from "../../src/github/create-probot.js";
 import { createFailureReader } from "../../src/github/failure-reader.js";
 import { createGithubClients, type GithubClients } from "../../src/github/github-clients.js";
+import { listBuilds } from "../../src/db/builds.js";
+import { getFirstErrorLines } from "../../src/db/failure-excerpts.js";
+import { renderBuildList } from "../../src/slack/render-builds.js";
 import { startActionsStandIn, type ActionsStandIn } from "../helpers/actions-stand-in.js";
 import { createTestServer, deliver, silentLog, testConfig } from "../helpers/github-app.js";
 import { jobLog, red } from "../helpers/job-log.js";
@@ -195,5 +198,12 @@ describe("failure insight in alerts, check runs and the build page", () => {
     expect(reply).toContain("Same error as 1 other run on main since today (first: #41)");
     const page = await (await app.request(`/builds/${await buildId(runId)}`)).text();
     expect(page).toContain("Same error as 1 other run on main since today (first: #41)");
+
+    // `/builds failed`: the first error line of each.
+    const { builds } = await listBuilds(db.pool, { status: "failed" }, { limit: 10, offset: 0 });
+    const answer = renderBuildList(builds, { title: "Recent failed builds", baseUrl: BASE_URL, dashboardPath: "/builds", errorLines: await getFirstErrorLines(db.pool, builds.map((b) => b.id)) });
+    const text = JSON.stringify(answer.blocks);
+    expect(text).toContain("`Error: connect ECONNREFUSED 10.0.9.1:6543 (pool /tmp/run-7/db.ts:97)`");
+    expect(text).toContain("`Error: connect ECONNREFUSED 10.0.3.7:5432 (pool /home/runner/work/api/db.ts:12)`");
   });
 });
