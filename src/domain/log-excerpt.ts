@@ -31,17 +31,13 @@ const TIMESTAMP = /^\uFEFF?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z) ?/;
 // CSI and OSC sequences, other two-character escapes, and the control characters left after them.
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?/g;
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
-/**
- * The job reports a step's times in whole seconds (cut, not rounded): a step's last lines may
- * be stamped up to a second after its end.
- */
-const STEP_END_SLACK_MS = 1_000;
 /** The first line of a post step, and of the job's last step: the failed step is over. */
 const AFTER_STEPS = /^(?:Post job cleanup\.|Cleaning up orphan processes)$/;
 
 /** A log line without its timestamp, colours and control characters, cut when very long. */
 export function cleanLogLine(line: string): string {
   const text = line.replace(TIMESTAMP, "").replace(ANSI, "").replace(CONTROL, "").replace(/\s+$/, "");
+  if (text.length <= EXCERPT_MAX_LINE_CHARS) return text;
   const chars = [...text];
   return chars.length <= EXCERPT_MAX_LINE_CHARS ? text : `${chars.slice(0, EXCERPT_MAX_LINE_CHARS - 1).join("")}…`;
 }
@@ -67,30 +63,35 @@ function forReading(line: string): string {
  * lines are left out.
  */
 export function createLogExcerptReader(step: StepWindow | null): LogExcerptReader {
-  const from = step?.startedAt ? step.startedAt.getTime() : -Infinity;
-  const end = step?.completedAt ? step.completedAt.getTime() : Infinity;
-  const to = end + STEP_END_SLACK_MS;
+  // Times compared as GitHub writes them, to the second ("2026-07-01T10:00:27"): the step's
+  // times are whole seconds, and text compares in time order without parsing every line.
+  const second = (date: Date | null | undefined, otherwise: string) => (date && !Number.isNaN(date.getTime()) ? date.toISOString().slice(0, 19) : otherwise);
+  const from = second(step?.startedAt, "");
+  const end = second(step?.completedAt, "\uffff");
   const decoder = new TextDecoder("utf-8", { fatal: false });
   let pending = "";
   // A line longer than RAW_LINE_LIMIT: its rest is skipped up to the next newline.
   let skipping = false;
-  let lastTime = -Infinity;
+  let lastTime = "";
   let ring: string[] = [];
   let done: LogExcerpt | null = null;
 
   function line(raw: string) {
     if (done) return;
-    const stamp = TIMESTAMP.exec(raw);
-    if (stamp) lastTime = Date.parse(stamp[1]!);
+    const at = raw.charCodeAt(0) === 0xfeff ? 1 : 0;
+    // "YYYY-MM-DDTHH:MM:SS": a dash at 4, a T at 10, a colon at 16.
+    if (raw.charCodeAt(at + 4) === 45 && raw.charCodeAt(at + 10) === 84 && raw.charCodeAt(at + 16) === 58) lastTime = raw.slice(at, at + 19);
+    // Before the step: nothing to keep, and no need to clean what is not kept (most of a long log).
+    if (lastTime < from) return;
     const text = cleanLogLine(raw);
     const isRun = text.startsWith("##[group]Run ");
-    // Past the window, or the next step begun in the step's last second: the step is over.
-    if (lastTime >= to || (lastTime >= from && ring.length > 0 && (AFTER_STEPS.test(text) || (isRun && lastTime >= end)))) {
+    // Past the step's last second, or the next step begun in it: the step is over.
+    if (lastTime > end || (ring.length > 0 && (AFTER_STEPS.test(text) || (isRun && lastTime === end)))) {
       done = { lines: ring, endsWithError: false };
       return;
     }
     if (isRun) ring = [];
-    if (lastTime < from || text === "##[endgroup]") return;
+    if (text === "##[endgroup]") return;
     ring.push(text);
     if (ring.length > EXCERPT_MAX_LINES) ring.shift();
     if (text.startsWith("##[error]")) done = { lines: ring, endsWithError: true };
