@@ -1,6 +1,7 @@
 import { BackendTerminatedError, ConnectionError, type CommonQueryMethods, type DatabasePool } from "slonik";
 import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
+import { queueFailureReads } from "./db/failure-excerpts.js";
 import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
@@ -38,7 +39,9 @@ interface Pending {
  *    over fresh data it would not also have lost to in the database),
  * 2. write deliveries, runs, jobs and check runs in one statement (see db/write-batch.ts),
  * 3. for the finished runs that changed, the alert decisions,
- * all in one transaction (or in the statement alone when no run in the batch passed or failed).
+ * 4. for the jobs that changed to failed, the read of what GitHub says about the failure
+ *    (its annotations and log, read later by github/failure-reader.ts),
+ * all in one transaction (or in the statement alone when no run passed or failed and no job failed).
  * An event whose delivery was seen before is a duplicate.
  */
 async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
@@ -91,15 +94,20 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
     }
     await queueAlerts(tx, finished, written.branches, alerting);
     const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
+    const failedJobs: number[] = [];
     for (const changed of written.changedJobs) {
       const i = jobIndex.get(changed.id);
-      if (i !== undefined) changedAt(i, changed.build_id);
+      if (i === undefined) continue;
+      changedAt(i, changed.build_id);
+      if ((batch[i]!.input as { record: JobRecord }).record.status === "failed") failedJobs.push(changed.id);
     }
+    await queueFailureReads(tx, failedJobs, alerting.now());
     return results;
   };
-  // Without a run that passed or failed there is no alert to decide, and the one statement needs
-  // no transaction around it: two round trips fewer.
-  const decides = runs.some(({ record }) => record.status === "success" || record.status === "failed");
+  // Without a run that passed or failed there is no alert to decide, without a failed job no
+  // read to queue, and the one statement needs no transaction around it: two round trips fewer.
+  const decides =
+    runs.some(({ record }) => record.status === "success" || record.status === "failed") || jobs.some((job) => job.status === "failed");
   return decides ? pool.transaction(write) : write(pool);
 }
 

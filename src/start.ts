@@ -12,6 +12,7 @@ import { createGithubAppHolder } from "./github/github-app-holder.js";
 import { createWorkflowEventHandler } from "./github/handle-workflow-event.js";
 import { createRunboardApp } from "./github/runboard-app.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
+import { createFailureReader } from "./github/failure-reader.js";
 import { createPoller } from "./github/poller.js";
 import { createGithubClients } from "./github/github-clients.js";
 import { createHistoryImport } from "./github/history-import.js";
@@ -255,6 +256,7 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       retry: options.alertTimings?.retry,
     }),
     createCheckRunPublisher({ pool, github: clients, log, now, baseUrl: config.baseUrl }),
+    createFailureReader({ pool, github: clients, log, now }),
     createPoller({
       pool,
       connectionUri,

@@ -1,5 +1,6 @@
 import type { AlertContent } from "../src/alerts/alert-content.js";
-import { firstLine, formatDuration, shortSha } from "../src/domain/format.js";
+import { annotationPlace } from "../src/domain/failure-insight.js";
+import { capitalize, firstLine, formatDuration, oneLine, shortSha } from "../src/domain/format.js";
 
 const colours = { broken: "#cf222e", still_failing: "#cf222e", fixed: "#1a7f37", test: "#0969da" } as const;
 
@@ -37,6 +38,25 @@ export function AlertEmail(props: { content: AlertContent; title: string }) {
                 <li>
                   {job.url ? <a href={job.url}>{job.name}</a> : job.name}
                   {job.failedStep ? ` — failed at step “${job.failedStep}”` : ""}
+                  {[job.seenBefore, job.flaky].map((note) => note && <p style="margin: 4px 0; color: #9a6700;">{capitalize(note)}</p>)}
+                  {job.annotations.length > 0 && (
+                    <ul style="margin: 4px 0;">
+                      {job.annotations.map((a) => (
+                        <li>
+                          {annotationPlace(a) && (a.url ? <a href={a.url}><code>{annotationPlace(a)}</code></a> : <code>{annotationPlace(a)}</code>)}
+                          {annotationPlace(a) ? " " : ""}
+                          {oneLine(a.message)}
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                  {job.lines.length > 0 ? (
+                    <pre style="font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; background: #f6f8fa; padding: 8px; overflow-x: auto; white-space: pre-wrap;">
+                      {job.lines.join("\n")}
+                    </pre>
+                  ) : (
+                    job.missingReason && <p style="margin: 4px 0; color: #59636e;">No error excerpt: {job.missingReason}.</p>
+                  )}
                 </li>
               ))}
             </ul>

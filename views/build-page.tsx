@@ -1,6 +1,7 @@
 import type { BuildDetail } from "../src/db/builds.js";
 import type { JobDetail } from "../src/db/build-jobs.js";
-import { formatDuration, httpUrl, shortSha } from "../src/domain/format.js";
+import { annotationPlace, describeFlaky, describeSeenBefore, fileUrl, type FailureInsight } from "../src/domain/failure-insight.js";
+import { capitalize, formatDuration, httpUrl, oneLine, shortSha } from "../src/domain/format.js";
 import { StatusBadge, Time, workflowHref } from "./components.js";
 import { Layout } from "./layout.js";
 
@@ -9,6 +10,10 @@ export interface BuildPageData {
   jobs: JobDetail[];
   /** The attempt shown; the build's current one unless the URL asks for another. */
   attempt: number;
+  /** What was read of each failed job's failure, by job id. */
+  insights?: Map<number, FailureInsight>;
+  /** For "seen before" (since Tuesday...). */
+  now?: Date;
 }
 
 /** One run: facts, attempts, jobs as a timeline with their steps, raw payload on demand. */
@@ -97,13 +102,17 @@ export function BuildLive(props: { data: BuildPageData }) {
         </nav>
       )}
       <h2>Jobs{attempts.length > 1 ? ` of attempt ${attempt}` : ""}</h2>
-      {shown.length === 0 ? <p class="muted">No jobs recorded for this attempt yet.</p> : <JobTimeline jobs={shown} />}
+      {shown.length === 0 ? (
+        <p class="muted">No jobs recorded for this attempt yet.</p>
+      ) : (
+        <JobTimeline jobs={shown} insights={props.data.insights ?? new Map()} now={props.data.now ?? new Date()} commitSha={b.commit_sha} runUrl={b.url} />
+      )}
     </div>
   );
 }
 
 /** Jobs on a shared time axis: the grey part is the wait for a runner, the coloured part the run. */
-function JobTimeline(props: { jobs: JobDetail[] }) {
+function JobTimeline(props: { jobs: JobDetail[]; insights: Map<number, FailureInsight>; now: Date; commitSha: string | null; runUrl: string | null }) {
   const times = props.jobs.flatMap((j) => [j.queued_at, j.started_at, j.completed_at]).filter((t): t is Date => t !== null);
   const start = Math.min(...times.map((t) => t.getTime()));
   const end = Math.max(...times.map((t) => t.getTime()), start + 1000);
@@ -141,11 +150,44 @@ function JobTimeline(props: { jobs: JobDetail[] }) {
                     </li>
                   ))}
                 </ol>
+                {props.insights.has(job.id) && <FailureDetail job={job} insight={props.insights.get(job.id)!} now={props.now} commitSha={props.commitSha} runUrl={props.runUrl} />}
               </details>
             )}
           </li>
         );
       })}
     </ol>
+  );
+}
+
+/** Why a job failed, as GitHub told it: "seen before", annotations linked to the commit's files, the error excerpt. */
+function FailureDetail(props: { job: JobDetail; insight: FailureInsight; now: Date; commitSha: string | null; runUrl: string | null }) {
+  const { insight } = props;
+  if (insight.status === "pending") return <p class="muted">Reading the error from GitHub…</p>;
+  const notes = [describeSeenBefore(insight.seenBefore, props.now), describeFlaky(insight)].filter((n): n is string => n !== null);
+  return (
+    <div class="failure">
+      {notes.map((note) => (
+        <p class="seen-before">{capitalize(note)}</p>
+      ))}
+      {insight.annotations.length > 0 && (
+        <ul class="annotations" aria-label="Annotations">
+          {insight.annotations.map((a) => {
+            const url = a.path ? fileUrl(props.runUrl ?? props.job.url, props.commitSha, a.path, a.line) : null;
+            return (
+              <li class={`annotation-${a.level === "failure" ? "failure" : a.level === "warning" ? "warning" : "notice"}`}>
+                {annotationPlace(a) && (url ? <a href={url}><code>{annotationPlace(a)}</code></a> : <code>{annotationPlace(a)}</code>)}{" "}
+                {oneLine(a.message)}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {insight.lines.length > 0 ? (
+        <pre class="excerpt" aria-label="Error excerpt">{insight.lines.join("\n")}</pre>
+      ) : (
+        insight.missingReason && <p class="muted">No error excerpt: {insight.missingReason}.</p>
+      )}
+    </div>
   );
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { sql, type DatabasePool, type ValueExpression } from "slonik";
 import { ALERTS_OUTBOX, DELIVERY_NOTE, getAlertToSend, type DueAlert } from "../db/alerts.js";
 import { getBuild } from "../db/builds.js";
+import { countPendingFailureReads, getFailureInsights } from "../db/failure-excerpts.js";
 import { createOutbox, type Claim, type SendOutcome } from "../db/outbox.js";
 import { findSlackUserForLogin } from "../db/slack-links.js";
 import { jsonText } from "../db/values.js";
@@ -20,6 +21,14 @@ export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 30_000, maxDelayMs: 30 
 
 /** A Slack reply waits this long at a time for the message it threads under. */
 const PARENT_WAIT_MS = 2_000;
+
+/**
+ * An alert about a failure waits for the read of its failed jobs' errors (github/failure-reader.ts)
+ * until this long after the run ended, looking again every EXCERPT_POLL_MS; then it goes
+ * without them. A run that ended longer ago (a late delivery) does not wait at all.
+ */
+export const EXCERPT_WAIT_MS = 20_000;
+const EXCERPT_POLL_MS = 2_000;
 
 /**
  * How long a claimed alert is this worker's. An email is one send under its deadline (45 s);
@@ -59,7 +68,8 @@ export function createAlertWorker(deps: {
 
   async function deliver(alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
     const build = alert.build_id == null ? null : await getBuild(deps.pool, alert.build_id);
-    const content = alertContent(alert.kind, build, alert.details, deps.baseUrl);
+    const insights = build && alert.kind !== "fixed" ? await getFailureInsights(deps.pool, build.id) : new Map();
+    const content = alertContent(alert.kind, build, alert.details, deps.baseUrl, insights, deps.now());
     if (alert.channel === "email") {
       if (!deps.email) throw new Error("email not configured (SMTP_URL)");
       await deps.email.send({ ...renderEmail(content), to: alert.target, messageId: `<alert-${alert.id}@runboard>` });
@@ -86,6 +96,8 @@ export function createAlertWorker(deps: {
     if (alert.parent_status === "pending") {
       return { kind: "retry", at: new Date(now.getTime() + PARENT_WAIT_MS), countAttempt: false };
     }
+    const waitUntil = await excerptWaitUntil(alert, now);
+    if (waitUntil) return { kind: "retry", at: new Date(Math.min(waitUntil.getTime(), now.getTime() + EXCERPT_POLL_MS)), countAttempt: false };
     // The doubt a claim came with is settled once a look found no earlier post.
     let settled = false;
     try {
@@ -119,6 +131,14 @@ export function createAlertWorker(deps: {
       const inDoubt = alert.channel === "slack" && (mayHaveArrived(error) || (claim.inDoubt && !settled));
       return { kind: "retry", at: retryAt, error: message, inDoubt };
     }
+  }
+
+  /** Until when this alert waits for its failed jobs' errors to be read, or null to send now. */
+  async function excerptWaitUntil(alert: DueAlert, now: Date): Promise<Date | null> {
+    if (alert.build_id == null || (alert.kind !== "broken" && alert.kind !== "still_failing")) return null;
+    const finishedAt = alert.run_finished_at;
+    if (!finishedAt || now.getTime() >= finishedAt.getTime() + EXCERPT_WAIT_MS) return null;
+    return (await countPendingFailureReads(deps.pool, alert.build_id)) > 0 ? new Date(finishedAt.getTime() + EXCERPT_WAIT_MS) : null;
   }
 
   function sentColumns(slack: { ts: string; channelId: string } | null, note: string | null): Record<string, ValueExpression> {

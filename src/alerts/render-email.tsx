@@ -1,5 +1,6 @@
 import { AlertEmail } from "../../views/alert-email.js";
-import { firstLine, formatDuration, shortSha } from "../domain/format.js";
+import { annotationPlace } from "../domain/failure-insight.js";
+import { capitalize, firstLine, formatDuration, oneLine, shortSha } from "../domain/format.js";
 import { headline, type AlertContent } from "./alert-content.js";
 
 export interface EmailMessage {
@@ -30,6 +31,12 @@ export function renderEmail(content: AlertContent): EmailMessage {
     lines.push("", "Failed jobs:");
     for (const job of content.failedJobs) {
       lines.push(`- ${job.name}${job.failedStep ? ` (failed at step "${job.failedStep}")` : ""}`);
+      for (const note of [job.seenBefore, job.flaky]) if (note) lines.push(`  ${capitalize(note)}`);
+      for (const a of job.annotations) {
+        lines.push(`  * ${annotationPlace(a) ? `${annotationPlace(a)}: ` : ""}${oneLine(a.message)}${a.url ? ` <${a.url}>` : ""}`);
+      }
+      if (job.lines.length > 0) lines.push("", ...job.lines.map((line) => `    | ${line}`), "");
+      else if (job.missingReason) lines.push(`  No error excerpt: ${job.missingReason}.`);
     }
   }
   lines.push("", `Runboard: ${content.dashboardUrl}`);
@@ -41,3 +48,4 @@ export function renderEmail(content: AlertContent): EmailMessage {
     html: `<!DOCTYPE html>${(<AlertEmail content={content} title={title} />).toString()}`,
   };
 }
+

@@ -1,5 +1,11 @@
-import { firstLine, formatDuration, shortSha } from "../domain/format.js";
-import { headline, type AlertContent } from "./alert-content.js";
+import { annotationPlace } from "../domain/failure-insight.js";
+import { capitalize, firstLine, formatDuration, oneLine, shortSha } from "../domain/format.js";
+import { headline, type AlertContent, type FailedJobContent } from "./alert-content.js";
+
+/** Block Kit takes at most this many characters in a section's text. */
+export const SLACK_SECTION_LIMIT = 3_000;
+/** Failed jobs whose error is shown (a section each), so a message stays far under Slack's 50 blocks. */
+const MAX_EXCERPTS = 3;
 
 /**
  * Escapes text for Slack mrkdwn: `&`, `<` and `>` are control characters there (links,
@@ -79,6 +85,9 @@ export function renderSlack(content: AlertContent, options: RenderSlackOptions =
       .map((job) => `• ${job.url ? slackLink(job.url, job.name) : escapeSlack(job.name)}${job.failedStep ? ` — step _${escapeSlack(job.failedStep)}_` : ""}`);
     if (content.failedJobs.length > 10) jobs.push(`…and ${content.failedJobs.length - 10} more`);
     blocks.push({ type: "section", text: { type: "mrkdwn", text: `*Failed jobs*\n${jobs.join("\n")}` } });
+    for (const job of content.failedJobs.filter((j) => j.lines.length > 0 || j.annotations.length > 0 || j.seenBefore || j.flaky).slice(0, MAX_EXCERPTS)) {
+      blocks.push({ type: "section", text: { type: "mrkdwn", text: errorSection(job) } });
+    }
   }
   const buttons: unknown[] = [
     { type: "button", text: { type: "plain_text", text: "Open in dashboard" }, url: content.dashboardUrl, action_id: "open_dashboard" },
@@ -97,4 +106,45 @@ export function renderSlack(content: AlertContent, options: RenderSlackOptions =
 /** ` (<@U…>)` for a Slack user id of the expected shape; nothing otherwise. */
 function mention(slackUserId: string | null | undefined): string {
   return slackUserId && /^[UW][A-Z0-9]{2,20}$/.test(slackUserId) ? ` (<@${slackUserId}>)` : "";
+}
+
+/** At most `max` characters (code points), with an ellipsis when cut. */
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/**
+ * One failed job's error as a section: its name, "seen before", its first annotation as text
+ * (linked to the file at the commit), then the excerpt in a code block, its first lines left
+ * out when the section would pass SLACK_SECTION_LIMIT. Everything escaped; a backtick in the
+ * log cannot end the code block.
+ */
+function errorSection(job: FailedJobContent): string {
+  const head: string[] = [`*${escapeSlack(clip(job.name, 200))}*`];
+  for (const note of [job.seenBefore, job.flaky]) if (note) head.push(`_${escapeSlack(capitalize(note))}_`);
+  // GitHub's own annotation ("Process completed with exit code 1.") names no file and says least.
+  const first = job.annotations.find((a) => a.path) ?? job.annotations[0];
+  if (first) {
+    const place = annotationPlace(first);
+    const where = place ? `${first.url ? slackLink(first.url, place) : `\`${escapeSlack(place).replace(/`/g, "ˋ")}\``} ` : "";
+    head.push(`${where}${escapeSlack(clip(oneLine(first.message), 500))}`);
+  }
+  if (job.lines.length === 0) {
+    if (job.missingReason) head.push(`No error excerpt: ${escapeSlack(job.missingReason)}.`);
+    return clip(head.join("\n"), SLACK_SECTION_LIMIT);
+  }
+  const top = `${head.join("\n")}\n\`\`\`\n`;
+  const bottom = "\n```";
+  const lines = job.lines.map((line) => escapeSlack(line).replace(/`/g, "ˋ"));
+  let room = SLACK_SECTION_LIMIT - [...top].length - [...bottom].length;
+  const kept: string[] = [];
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const cost = [...lines[i]!].length + 1;
+    if (cost > room) break;
+    kept.unshift(lines[i]!);
+    room -= cost;
+  }
+  if (kept.length === 0) return clip(head.join("\n"), SLACK_SECTION_LIMIT);
+  return `${top}${kept.join("\n")}${bottom}`;
 }

@@ -61,6 +61,7 @@ const dueAlert = z.object({
   parent_slack_ts: z.string().nullable(),
   parent_slack_channel_id: z.string().nullable(),
   created_at: z.date(),
+  run_finished_at: z.date().nullable(),
 });
 export type DueAlert = z.infer<typeof dueAlert>;
 
@@ -72,8 +73,8 @@ export async function getAlertToSend(connection: CommonQueryMethods, id: number)
   return connection.maybeOne(sql.type(dueAlert)`
     SELECT a.id, a.build_id, a.kind, a.channel, a.target, a.attempts, a.details, a.parent_alert_id,
            p.status AS parent_status, p.slack_ts AS parent_slack_ts, p.slack_channel_id AS parent_slack_channel_id,
-           a.created_at
-    FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_alert_id
+           a.created_at, b.finished_at AS run_finished_at
+    FROM alerts a LEFT JOIN alerts p ON p.id = a.parent_alert_id LEFT JOIN builds b ON b.id = a.build_id
     WHERE a.id = ${id}`);
 }
 

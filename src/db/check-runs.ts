@@ -65,3 +65,14 @@ export async function resumeCheckRuns(connection: CommonQueryMethods, installati
       AND lease_token IS NULL`);
   return result.rowCount;
 }
+
+/**
+ * Something the commit's check run shows changed outside ingest (a failed job's excerpt was
+ * read): its row, if the commit has one, is written again, keeping a turn already waiting.
+ */
+export async function requeueCheckRun(connection: CommonQueryMethods, key: { repository_id: number; head_sha: string }, now: Date): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE check_runs SET status = 'pending', attempts = 0, last_error = NULL, version = version + 1,
+      next_attempt_at = CASE WHEN status = 'pending' THEN next_attempt_at ELSE ${sql.timestamp(now)} END, updated_at = now()
+    WHERE repository_id = ${key.repository_id} AND head_sha = ${key.head_sha}`);
+}

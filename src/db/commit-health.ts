@@ -30,6 +30,11 @@ const failedJobRow = z.object({
   url: z.string().nullable(),
   passed_on_this_commit: z.boolean(),
   flaky_commits: z.number(),
+  /** What was read of the failure (db/failure-excerpts.ts): none until it is. */
+  commit_sha: z.string().nullable(),
+  run_url: z.string().nullable(),
+  excerpt: z.array(z.string()).nullable(),
+  annotations: z.array(z.object({ level: z.string(), message: z.string(), path: z.string().nullable(), line: z.number().nullable() }).passthrough()).nullable().catch(null),
 });
 export type FailedJob = z.infer<typeof failedJobRow>;
 
@@ -92,7 +97,7 @@ export async function getCommitHealth(
   // The flaky history is bounded by time through builds_repository_created_idx (repository
   // name, created_at): the repository id has no index with time.
   const failedJobs = await connection.any(sql.type(failedJobRow)`
-    SELECT b.workflow, j.name, j.failed_step, j.url,
+    SELECT b.workflow, j.name, j.failed_step, j.url, b.commit_sha, b.url AS run_url, fe.lines AS excerpt, fe.annotations,
       EXISTS (SELECT 1 FROM build_jobs p JOIN builds pb ON pb.id = p.build_id
               WHERE pb.repository_id = b.repository_id AND pb.commit_sha = b.commit_sha AND pb.workflow = b.workflow
                 AND p.name = j.name AND p.status = 'success') AS passed_on_this_commit,
@@ -105,6 +110,7 @@ export async function getCommitHealth(
                       WHERE sb.repository_id = fb.repository_id AND sb.commit_sha = fb.commit_sha
                         AND sb.workflow = fb.workflow AND sj.name = j.name AND sj.status = 'success')) AS flaky_commits
     FROM builds b JOIN build_jobs j ON j.build_id = b.id AND j.run_attempt = b.run_attempt
+    LEFT JOIN failure_excerpts fe ON fe.job_id = j.id AND fe.status = 'done'
     WHERE b.id = ANY(${sql.array(workflows.map((w) => w.build_id), "int8")}) AND j.status = 'failed'
     ORDER BY b.workflow, j.name`);
   return { commit, workflows: [...workflows], failedJobs: [...failedJobs] };

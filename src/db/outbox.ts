@@ -118,7 +118,7 @@ export function createOutbox<Key extends Record<string, string | number>>(pool: 
           status = CASE WHEN ${changed} THEN 'pending' ELSE ${spec.doneStatus} END,
           next_attempt_at = CASE WHEN ${changed} THEN ${sql.timestamp(now)} ELSE next_attempt_at END,
           attempts = CASE WHEN ${changed} THEN 0 ELSE attempts + 1 END,
-          last_error = NULL, in_doubt = false ${sql.join(extra, sql.fragment``)}`;
+          last_error = NULL, in_doubt = false ${extra.length > 0 ? sql.join(extra, sql.fragment``) : sql.fragment``}`;
       } else if (outcome.kind === "retry") {
         set = sql.fragment`
           status = 'pending',

@@ -26,3 +26,13 @@ export function httpUrl(url: string | null | undefined): string | null {
 export function shortSha(sha: string | null | undefined): string {
   return (sha ?? "").slice(0, 7);
 }
+
+/** The first letter upper case. */
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Text on one line (a list item, a table cell): line breaks and the space around them become one space. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n\u2028\u2029]+\s*/g, " ").trim();
+}

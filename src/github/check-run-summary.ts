@@ -1,5 +1,6 @@
 import type { CommitHealth, CommitWorkflow, FailedJob } from "../db/commit-health.js";
-import { firstLine, formatDuration, shortSha } from "../domain/format.js";
+import { annotationPlace, fileUrl } from "../domain/failure-insight.js";
+import { firstLine, formatDuration, oneLine, shortSha } from "../domain/format.js";
 
 /** GitHub refuses a check run summary longer than this. */
 export const SUMMARY_LIMIT = 65_535;
@@ -92,8 +93,34 @@ function failedJobLine(job: FailedJob): string {
   return (
     `- **${escapeMarkdown(job.workflow)}** › ${name}` +
     (job.failed_step ? ` failed at step _${escapeMarkdown(job.failed_step)}_` : " failed") +
-    (signs.length ? ` — looks flaky: ${signs.join(", and ")}` : "")
+    (signs.length ? ` — looks flaky: ${signs.join(", and ")}` : "") +
+    failureDetail(job)
   );
+}
+
+/** Annotations and excerpt lines shown per failed job at most, so that many failed jobs still fit. */
+const MAX_SUMMARY_ANNOTATIONS = 5;
+
+/**
+ * A failed job's annotations (path and line linked to the file at the commit) and its error
+ * excerpt as a code block nested in its list item. The fence is longer than any run of
+ * backticks in the excerpt, so nothing in the log can close it; inside it nothing is rendered.
+ */
+function failureDetail(job: FailedJob): string {
+  const out: string[] = [];
+  for (const a of (job.annotations ?? []).slice(0, MAX_SUMMARY_ANNOTATIONS)) {
+    const place = annotationPlace(a);
+    const url = place ? safeUrl(fileUrl(job.run_url ?? job.url, job.commit_sha, a.path!, a.line)) : null;
+    const where = place ? (url ? `[${escapeMarkdown(place)}](${url}) ` : `${escapeMarkdown(place)} `) : "";
+    out.push(`  - ${where}${escapeMarkdown(clip(oneLine(a.message), 300))}`);
+  }
+  const lines = job.excerpt ?? [];
+  if (lines.length > 0) {
+    const longest = Math.max(0, ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((run) => run.length))));
+    const fence = "`".repeat(Math.max(3, longest + 1));
+    out.push("", `  ${fence}text`, ...lines.map((l) => `  ${l}`), `  ${fence}`, "");
+  }
+  return out.length ? `\n${out.join("\n")}` : "";
 }
 
 /**

@@ -4,6 +4,7 @@ import type { DatabasePool } from "slonik";
 import { escapeSlack } from "../alerts/render-slack.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getFlakiestWorkflows, listChannelBuilds } from "../db/channel-builds.js";
+import { getFirstErrorLines } from "../db/failure-excerpts.js";
 import { createLinkCode } from "../db/slack-links.js";
 import { parseBuildsCommand, type BuildsCommand } from "../domain/parse-builds-command.js";
 import { findChannelRepositories } from "./channel-repositories.js";
@@ -79,7 +80,8 @@ export function registerBuildsCommand(app: App, deps: BuildsCommandDeps): void {
         if (parsed.branch) query.set("branch", parsed.branch);
         if (parsed.failedOnly) query.set("status", "failed");
         const search = query.size > 0 ? `?${query}` : "";
-        return renderBuildList(builds, { title: `${what}${where}`, baseUrl: deps.baseUrl, dashboardPath: `/builds${search}` });
+        const errorLines = await getFirstErrorLines(deps.pool, builds.filter((b) => b.status === "failed").map((b) => b.id));
+        return renderBuildList(builds, { title: `${what}${where}`, baseUrl: deps.baseUrl, dashboardPath: `/builds${search}`, errorLines });
       }
     }
   }

@@ -30,10 +30,14 @@ function dashboardButton(url: string): unknown {
 
 /**
  * Recent builds, one line each, newest first: status, repository · workflow on branch (linked to
- * the dashboard), commit title, who, how long. Failed builds carry "Re-run failed jobs".
+ * the dashboard), commit title, who, how long; a failed build's first error line when it was
+ * read. Failed builds carry "Re-run failed jobs".
  * @param title what was asked, already plain text (escaped here).
  */
-export function renderBuildList(builds: Build[], options: { title: string; baseUrl: string; dashboardPath: string }): BuildsAnswer {
+export function renderBuildList(
+  builds: Build[],
+  options: { title: string; baseUrl: string; dashboardPath: string; errorLines?: Map<number, string> },
+): BuildsAnswer {
   const blocks: unknown[] = [section(`*${escapeSlack(options.title)}*`)];
   if (builds.length === 0) {
     blocks.push(section("No builds found."));
@@ -45,6 +49,7 @@ export function renderBuildList(builds: Build[], options: { title: string; baseU
       `${STATUS_ICONS[b.status] ?? ""} ${slackLink(`${options.baseUrl}/builds/${b.id}`, where)} · ${escapeSlack(b.status)}`,
       `${escapeSlack(firstLine(b.commit_message).slice(0, 120))}`,
       `by ${escapeSlack(b.triggered_by ?? "–")} · ${formatDuration(b.duration_seconds)}${github ? ` · ${slackLink(github, "GitHub")}` : ""}`,
+      ...(options.errorLines?.has(b.id) ? [`\`${escapeSlack(options.errorLines.get(b.id)!.slice(0, 200)).replace(/`/g, "ˋ")}\``] : []),
     ].join("\n");
     blocks.push({ ...(section(line) as object), ...(b.status === "failed" ? { accessory: rerunButton(b.id) } : {}) });
   }

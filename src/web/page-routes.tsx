@@ -18,6 +18,7 @@ import { getAlertRules } from "../db/alert-settings.js";
 import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuildPayload, listJobsOfBuild } from "../db/build-jobs.js";
+import { getFailureInsights } from "../db/failure-excerpts.js";
 import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
@@ -164,7 +165,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const requested = Number(c.req.query("attempt"));
     const jobs = await listJobsOfBuild(deps.pool, build.id);
     const attempt = Number.isInteger(requested) && requested > 0 ? requested : build.run_attempt;
-    return { build, jobs, attempt };
+    return { build, jobs, attempt, insights: await getFailureInsights(deps.pool, build.id), now: deps.now() };
   };
 
   app.get("/builds/:id{[0-9]+}", async (c) => {

@@ -24,7 +24,7 @@ function workflow(overrides: Partial<CommitWorkflow> = {}): CommitWorkflow {
 }
 
 function job(overrides: Partial<FailedJob> = {}): FailedJob {
-  return { workflow: "CI", name: "test", failed_step: "Run tests", url: null, passed_on_this_commit: false, flaky_commits: 0, ...overrides };
+  return { workflow: "CI", name: "test", failed_step: "Run tests", url: null, passed_on_this_commit: false, flaky_commits: 0, commit_sha: null, run_url: null, excerpt: null, annotations: null, ...overrides };
 }
 
 /** `|` that end a table cell (not escaped ones). */
@@ -132,6 +132,30 @@ describe("check run summary", () => {
     expect(moreJobs).toBeLessThan(3_000);
     // The link to the dashboard survives the cut.
     expect(lines.at(-1)).toBe("[Open acme/api in Runboard](http://runboard.test/builds?repository=acme%2Fapi)");
+  });
+
+  it("shows a failed job's annotations linked to the commit and its excerpt in a fence nothing in the log can close", () => {
+    const failedJobs = [
+      job({
+        commit_sha: SHA,
+        run_url: "https://github.com/acme/api/actions/runs/7",
+        annotations: [{ level: "failure", message: "expected <b>1</b> @here", path: "src/a b.ts", line: 3 }],
+        excerpt: ["FAIL src/a.test.ts", "```", "@octocat [x](javascript:1) <!channel>", "Error: Process completed with exit code 1."],
+      }),
+    ];
+    const { summary } = renderCheckRunSummary({ commit: null, workflows: [workflow({ status: "failed" })], failedJobs }, options);
+    expect(summary).toContain(`  - [src/a b.ts:3](https://github.com/acme/api/blob/${SHA}/src/a%20b.ts#L3) expected &lt;b&gt;1&lt;/b&gt; @\u2060here`);
+    const lines = summary.split("\n");
+    const open = lines.indexOf("  ````text");
+    expect(open).toBeGreaterThan(0);
+    // The excerpt's own ``` is shorter than the fence: it is text, and the fence closes after the error line.
+    expect(lines.slice(open + 1, open + 6)).toEqual([
+      "  FAIL src/a.test.ts",
+      "  ```",
+      "  @octocat [x](javascript:1) <!channel>",
+      "  Error: Process completed with exit code 1.",
+      "  ````",
+    ]);
   });
 
   it("says so when no run of the commit is recorded", () => {

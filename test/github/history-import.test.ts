@@ -258,7 +258,8 @@ describe("history import", () => {
     // GitHub's end below, once the publisher has run for the live run).
     expect(await db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS n FROM alerts`)).toBe(0);
     expect(await db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS n FROM check_runs`)).toBe(0);
-    expect(standIn.calls.filter((c) => c.path.includes("/check-runs"))).toEqual([]);
+    // (The reader of recent failures may read their annotations: a read, not a check run.)
+    expect(standIn.checkRunWrites()).toEqual([]);
     expect(smtp.messages).toEqual([]);
     const overview = await (await fetch(`${running.url}/`)).text();
     const brokenNow = overview.slice(overview.indexOf('id="broken"'));

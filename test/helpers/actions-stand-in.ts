@@ -10,6 +10,8 @@ const require = createRequire(import.meta.url);
 const RESULT_CAP = 1_000;
 
 export interface ActionsCall {
+  /** The Authorization header sent, if any. */
+  authorization: string | null;
   method: string;
   /** Without GitHub Enterprise's `/api/v3` prefix. */
   path: string;
@@ -39,6 +41,17 @@ export interface Answer {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Sent as it is instead of the JSON of `body` (a log). */
+  raw?: string | Buffer;
+}
+
+/** A job's log as GitHub keeps it. */
+export interface StandInLog {
+  body: string | Buffer;
+  /** The log request answers 404 this many times first (GitHub still storing it). */
+  notReadyTimes?: number;
+  /** The log expired: 410. */
+  gone?: boolean;
 }
 
 export interface StandInRepository {
@@ -65,6 +78,10 @@ export interface ActionsStandIn {
   repositories: StandInRepository[];
   /** Jobs by run id, as GitHub lists them for a run's attempt. */
   jobs: Map<number, any[]>;
+  /** Annotations by check run id, as GitHub lists them. */
+  annotations: Map<number, any[]>;
+  /** Job logs by job id: the log request redirects to a short-lived address serving the body. */
+  logs: Map<number, StandInLog>;
   /** Every request but installation tokens, in order of arrival. */
   calls: ActionsCall[];
   /** The installation's REST quota (tests may set it); each of its answered requests but a 304 uses one. */
@@ -100,6 +117,8 @@ export async function startActionsStandIn(options: { installationId?: number; ac
     account,
     repositories: [],
     jobs: new Map(),
+    annotations: new Map(),
+    logs: new Map(),
     calls: [],
     budget: { limit: 5_000, remaining: 5_000, reset: Math.floor(Date.now() / 1000) + 3_600 },
     intercept: null,
@@ -168,6 +187,28 @@ export async function startActionsStandIn(options: { installationId?: number; ac
       const jobs = standIn.jobs.get(Number(m[1])) ?? [];
       return { status: 200, body: { total_count: jobs.length, jobs } };
     }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/check-runs\/(\d+)\/annotations$/.exec(p)) && call.method === "GET") {
+      const annotations = standIn.annotations.get(Number(m[1]));
+      if (!annotations) return { status: 404, body: { message: "Not Found" } };
+      const perPage = Math.min(Number(call.query.get("per_page") ?? 30), 50);
+      const offset = (Number(call.query.get("page") ?? 1) - 1) * perPage;
+      return { status: 200, body: annotations.slice(offset, offset + perPage) };
+    }
+    if ((m = /^\/repos\/[^/]+\/[^/]+\/actions\/jobs\/(\d+)\/logs$/.exec(p)) && call.method === "GET") {
+      const log = standIn.logs.get(Number(m[1]));
+      if (log?.gone) return { status: 410, body: { message: "Gone" } };
+      if (!log || (log.notReadyTimes ?? 0) > 0) {
+        if (log) log.notReadyTimes! -= 1;
+        return { status: 404, body: { message: "Not Found" } };
+      }
+      // As GitHub: a redirect to a signed address that serves the log, no token needed.
+      return { status: 302, raw: "", headers: { location: `${standIn.apiUrl}/_logs/jobs/${m[1]}?sig=short-lived` } };
+    }
+    if ((m = /^\/_logs\/jobs\/(\d+)$/.exec(p)) && call.method === "GET") {
+      const log = standIn.logs.get(Number(m[1]));
+      if (!log || call.query.get("sig") !== "short-lived") return { status: 404, raw: "BlobNotFound" };
+      return { status: 200, raw: log.body, headers: { "content-type": "text/plain; charset=utf-8" } };
+    }
     if (/^\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/check-runs$/.test(p) && call.method === "GET") {
       return { status: 200, body: { total_count: 0, check_runs: [] } };
     }
@@ -188,7 +229,7 @@ export async function startActionsStandIn(options: { installationId?: number; ac
     const send = (a: Answer) => {
       if (res.destroyed) return;
       res.writeHead(a.status, { "content-type": "application/json", ...a.headers });
-      res.end(a.body === undefined ? "" : JSON.stringify(a.body));
+      res.end(a.raw ?? (a.body === undefined ? "" : JSON.stringify(a.body)));
     };
     const tokenFor = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(pathname);
     if (tokenFor && req.method === "POST") {
@@ -196,6 +237,7 @@ export async function startActionsStandIn(options: { installationId?: number; ac
       return;
     }
     const call: ActionsCall = {
+      authorization: req.headers.authorization ?? null,
       method: req.method ?? "GET",
       path: pathname,
       query: url.searchParams,
