@@ -186,6 +186,7 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
     metrics: outside.metrics,
     baseUrl: config.baseUrl,
     demo: config.demo,
+    runnerMultipliers: config.runnerMultipliers,
     // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
     syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
     pool,

@@ -2,6 +2,7 @@ import type { DatabasePool } from "slonik";
 import { getInstallationGauges } from "../db/installations.js";
 import { readAlertQueue } from "./read-alert-queue.js";
 import { addProcessMetrics } from "./process-metrics.js";
+import { addRunnerQueueMetrics } from "./runner-queue-metrics.js";
 import { createMetricsRegistry, type Gauge, type MetricsRegistry } from "./registry.js";
 
 /** Where a webhook delivery ended: recorded, acknowledged without a change, or refused. */
@@ -82,6 +83,7 @@ export function createRunboardMetrics(deps: { pool: DatabasePool; now: () => Dat
     }
   });
 
+  addRunnerQueueMetrics(registry, deps);
   const stopProcessMetrics = addProcessMetrics(registry);
 
   return {

@@ -6,6 +6,7 @@ import { buildJobSchema, buildSchema } from "../db/builds.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
 import { pageQuery } from "./alert-routes.js";
 import { buildsQuery, summaryQuery } from "./api-routes.js";
+import { runnerApiPaths } from "./runner-api-routes.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -99,6 +100,7 @@ export function createOpenApiDocument(baseUrl: string) {
           responses: { "200": json("The summary", schema(metricsSummarySchema)), "400": error },
         },
       },
+      ...runnerApiPaths(),
       "/api/alerts": {
         get: {
           summary: "Alert history, newest first",
