@@ -19,6 +19,7 @@ import { createFailedDeliveryRedeliverer } from "./github/redeliver-failed.js";
 import { createRunLister } from "./github/list-runs.js";
 import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
+import { createQueueTimeAlerts } from "./alerts/queue-time-alerts.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
@@ -56,7 +57,8 @@ export interface RunningRunboard {
  * 4. the GitHub App (the environment's, else one stored by "Connect to GitHub") and the one owner
  *    of its API clients
  * 5. HTTP: login, live updates, webhooks and the dashboard; listen
- * 6. the workers: alert delivery, check runs, the poller, the history import
+ * 6. the workers: alert delivery, check runs, the poller, the history import, queue-time alerts,
+ *    digests
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -267,6 +269,11 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       redeliverer: createFailedDeliveryRedeliverer({ pool, github: clients, log, now }),
     }),
     createHistoryImport({ pool, connectionUri, github: clients, lister, log, now, days: config.backfillDays }),
+    createQueueTimeAlerts({
+      pool,
+      log,
+      alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
+    }),
   ];
   for (const worker of workers) {
     worker.start();
