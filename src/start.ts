@@ -20,6 +20,7 @@ import { createRunLister } from "./github/list-runs.js";
 import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createQueueTimeAlerts } from "./alerts/queue-time-alerts.js";
+import { createDigests } from "./alerts/digests.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
@@ -274,6 +275,20 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       log,
       alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
     }),
+    ...(config.digest
+      ? [
+          createDigests({
+            pool,
+            log,
+            now,
+            schedule: config.digest,
+            baseUrl: config.baseUrl,
+            multipliers: config.runnerMultipliers,
+            email: outside.email && config.email ? { sender: outside.email, to: config.email.to } : null,
+            slack: outside.slack ? { client: outside.slack, channel: config.slack.alertChannel } : null,
+          }),
+        ]
+      : []),
   ];
   for (const worker of workers) {
     worker.start();
