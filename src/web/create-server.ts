@@ -121,7 +121,10 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/api", createRunnerApiRoutes({ ...deps, runnerMultipliers: deps.runnerMultipliers ?? [] }));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
-  app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github }));
+  app.route(
+    "/",
+    createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github, runnerMultipliers: deps.runnerMultipliers }),
+  );
   app.route("/", createSlackLinkRoute({ pool: deps.pool, now: deps.now, getViewer: async (c) => viewerOf(c) }));
   if (deps.live) app.route("/", createEventRoutes({ live: deps.live, pool: deps.pool }));
   app.route("/", createPageRoutes(deps));
