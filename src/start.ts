@@ -20,7 +20,7 @@ import { createRunLister } from "./github/list-runs.js";
 import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
 import { createQueueTimeAlerts } from "./alerts/queue-time-alerts.js";
-import { createDigests } from "./alerts/digests.js";
+import { createDigests, type Digests } from "./alerts/digests.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
@@ -46,6 +46,8 @@ export interface RunningRunboard {
   url: string;
   pool: DatabasePool;
   connectionUri: string;
+  /** The digest schedule's fire and sender (null when DIGEST_SCHEDULE is empty): tests fire it without waiting for the clock. */
+  digests: Digests | null;
   /** Stops everything in the reverse order of start. */
   stop(): Promise<void>;
 }
@@ -96,8 +98,8 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const github = await loadGithubApp(options, database, outside, now); // 4
     const http = await listenHttp(options, { database, outside, github, ingest, now }); // 5
     closeHttp = http.close;
-    startWorkers(options, { database, outside, github, ingest, now }, stack); // 6
-    return { url: http.url, pool: database.pool, connectionUri: database.connectionUri, stop };
+    const { digests } = startWorkers(options, { database, outside, github, ingest, now }, stack); // 6
+    return { url: http.url, pool: database.pool, connectionUri: database.connectionUri, digests, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -241,11 +243,24 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
 }
 
 /** 6. The workers: each starts now and is stopped by stop(), before the pool closes. */
-function startWorkers(options: StartOptions, { database, outside, github, ingest, now }: Parts, stack: Stack): void {
+function startWorkers(options: StartOptions, { database, outside, github, ingest, now }: Parts, stack: Stack): { digests: Digests | null } {
   const { config, log } = options;
   const { pool, connectionUri } = database;
   const clients = github.clients;
   const lister = createRunLister({ pool, ingest, log });
+  const digests = config.digest
+    ? createDigests({
+        pool,
+        log,
+        now,
+        schedule: config.digest,
+        baseUrl: config.baseUrl,
+        multipliers: config.runnerMultipliers,
+        email: outside.email && config.email ? { sender: outside.email, to: config.email.to } : null,
+        slack: outside.slack ? { client: outside.slack, channel: config.slack.alertChannel } : null,
+        intervalMs: options.alertTimings?.intervalMs,
+      })
+    : null;
   const workers = [
     createAlertWorker({
       pool,
@@ -275,25 +290,13 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       log,
       alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
     }),
-    ...(config.digest
-      ? [
-          createDigests({
-            pool,
-            log,
-            now,
-            schedule: config.digest,
-            baseUrl: config.baseUrl,
-            multipliers: config.runnerMultipliers,
-            email: outside.email && config.email ? { sender: outside.email, to: config.email.to } : null,
-            slack: outside.slack ? { client: outside.slack, channel: config.slack.alertChannel } : null,
-          }),
-        ]
-      : []),
+    ...(digests ? [digests] : []),
   ];
   for (const worker of workers) {
     worker.start();
     stack.push(() => worker.stop());
   }
+  return { digests };
 }
 
 /**
