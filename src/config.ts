@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
+import cron from "node-cron";
 import { z } from "zod";
+import type { RunnerMultiplier } from "./domain/runner-minutes.js";
 
 /** Unset and empty variables mean the same thing: use the default. */
 const optionalString = z.string().trim().min(1).optional();
@@ -72,6 +74,27 @@ const envSchema = z.object({
     .enum(["true", "false"], { message: "must be true or false" })
     .default("false")
     .transform((value) => value === "true"),
+  RUNNER_MULTIPLIERS: z
+    .string()
+    .trim()
+    .refine(
+      (value) => value.split(",").every((part) => /^\s*[^=\s,]{1,255}\s*=\s*\d{1,4}(\.\d{1,3})?\s*$/.test(part)),
+      "must be a comma-separated list of label=multiplier (for example ubuntu-22.04-16core=8,windows-*-8core=16)",
+    )
+    .optional(),
+  DIGEST_SCHEDULE: z.string().trim().refine((value) => cron.validate(value), "must be a cron expression (for example 0 9 * * 1)").optional(),
+  DIGEST_TIMEZONE: z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: value });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must be an IANA time zone (for example Europe/Berlin)")
+    .default("UTC"),
   DEMO: z
     .enum(["true", "false"], { message: "must be true or false" })
     .default("false")
@@ -123,6 +146,10 @@ export interface Config {
   trustProxyAuth: boolean;
   /** `npm run demo`: the data is made up, so the pages say so and nothing calls GitHub. */
   demo: boolean;
+  /** Larger runners' per-minute multipliers, by label (RUNNER_MULTIPLIERS). */
+  runnerMultipliers: RunnerMultiplier[];
+  /** When digests go out (cron, in `timezone`); null: no digests. */
+  digest: { schedule: string; timezone: string } | null;
 }
 
 /** A configuration error: its message is one line naming the variable. */
@@ -177,8 +204,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey: e.SECRET_KEY ?? null,
     trustProxyAuth: e.TRUST_PROXY_AUTH,
     demo: e.DEMO,
+    runnerMultipliers: (e.RUNNER_MULTIPLIERS ?? "")
+      .split(",")
+      .filter((part) => part.trim() !== "")
+      .map((part) => {
+        const [pattern, multiplier] = part.split("=");
+        return { pattern: pattern!.trim(), multiplier: Number(multiplier) };
+      }),
+    digest: digestConfig(env, e),
   };
 }
+
+/** Default Monday 09:00; set but empty turns digests off (unlike other variables, where empty means unset). */
+function digestConfig(env: NodeJS.ProcessEnv, e: Env): Config["digest"] {
+  if (env.DIGEST_SCHEDULE !== undefined && env.DIGEST_SCHEDULE.trim() === "") return null;
+  return { schedule: e.DIGEST_SCHEDULE ?? DEFAULT_DIGEST_SCHEDULE, timezone: e.DIGEST_TIMEZONE };
+}
+
+/** Monday 09:00 in DIGEST_TIMEZONE. */
+export const DEFAULT_DIGEST_SCHEDULE = "0 9 * * 1";
 
 function githubAppConfig(e: Env, apiBaseUrl: string): GithubAppConfig | null {
   if (!e.APP_ID) {

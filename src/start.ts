@@ -20,6 +20,8 @@ import { createFailedDeliveryRedeliverer } from "./github/redeliver-failed.js";
 import { createRunLister } from "./github/list-runs.js";
 import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
+import { createQueueTimeAlerts } from "./alerts/queue-time-alerts.js";
+import { createDigests, type Digests } from "./alerts/digests.js";
 import { createEmailSender } from "./alerts/email-sender.js";
 import { createSlackClient } from "./alerts/slack-client.js";
 import { createServer } from "./web/create-server.js";
@@ -46,6 +48,8 @@ export interface RunningRunboard {
   url: string;
   pool: DatabasePool;
   connectionUri: string;
+  /** The digest schedule's fire and sender (null when DIGEST_SCHEDULE is empty): tests fire it without waiting for the clock. */
+  digests: Digests | null;
   /** Stops everything in the reverse order of start. */
   stop(): Promise<void>;
 }
@@ -58,7 +62,8 @@ export interface RunningRunboard {
  * 4. the GitHub App (the environment's, else one stored by "Connect to GitHub") and the one owner
  *    of its API clients
  * 5. HTTP: login, live updates, webhooks and the dashboard; listen
- * 6. the workers: alert delivery, check runs, the poller, the history import
+ * 6. the workers: alert delivery, check runs, the poller, the history import, queue-time alerts,
+ *    digests
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -95,8 +100,8 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     const github = await loadGithubApp(options, database, outside, now); // 4
     const http = await listenHttp(options, { database, outside, github, ingest, now }); // 5
     closeHttp = http.close;
-    startWorkers(options, { database, outside, github, ingest, now }, stack); // 6
-    return { url: http.url, pool: database.pool, connectionUri: database.connectionUri, stop };
+    const { digests } = startWorkers(options, { database, outside, github, ingest, now }, stack); // 6
+    return { url: http.url, pool: database.pool, connectionUri: database.connectionUri, digests, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -188,6 +193,7 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
     metrics: outside.metrics,
     baseUrl: config.baseUrl,
     demo: config.demo,
+    runnerMultipliers: config.runnerMultipliers,
     // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
     syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
     pool,
@@ -239,11 +245,24 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
 }
 
 /** 6. The workers: each starts now and is stopped by stop(), before the pool closes. */
-function startWorkers(options: StartOptions, { database, outside, github, ingest, now }: Parts, stack: Stack): void {
+function startWorkers(options: StartOptions, { database, outside, github, ingest, now }: Parts, stack: Stack): { digests: Digests | null } {
   const { config, log } = options;
   const { pool, connectionUri } = database;
   const clients = github.clients;
   const lister = createRunLister({ pool, ingest, log });
+  const digests = config.digest
+    ? createDigests({
+        pool,
+        log,
+        now,
+        schedule: config.digest,
+        baseUrl: config.baseUrl,
+        multipliers: config.runnerMultipliers,
+        email: outside.email && config.email ? { sender: outside.email, to: config.email.to } : null,
+        slack: outside.slack ? { client: outside.slack, channel: config.slack.alertChannel } : null,
+        intervalMs: options.alertTimings?.intervalMs,
+      })
+    : null;
   const workers = [
     createAlertWorker({
       pool,
@@ -269,11 +288,18 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       redeliverer: createFailedDeliveryRedeliverer({ pool, github: clients, log, now }),
     }),
     createHistoryImport({ pool, connectionUri, github: clients, lister, log, now, days: config.backfillDays }),
+    createQueueTimeAlerts({
+      pool,
+      log,
+      alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
+    }),
+    ...(digests ? [digests] : []),
   ];
   for (const worker of workers) {
     worker.start();
     stack.push(() => worker.stop());
   }
+  return { digests };
 }
 
 /**

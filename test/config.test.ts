@@ -66,6 +66,10 @@ describe("loadConfig", () => {
     [{ SECRET_KEY: "too short" }, "SECRET_KEY"],
     [{ TRUST_PROXY_AUTH: "yes" }, "TRUST_PROXY_AUTH"],
     [{ API_TOKEN: "short" }, "API_TOKEN"],
+    [{ RUNNER_MULTIPLIERS: "ubuntu-16core" }, "RUNNER_MULTIPLIERS"],
+    [{ RUNNER_MULTIPLIERS: "ubuntu-16core=many" }, "RUNNER_MULTIPLIERS"],
+    [{ DIGEST_SCHEDULE: "every monday" }, "DIGEST_SCHEDULE"],
+    [{ DIGEST_TIMEZONE: "Mars/Olympus" }, "DIGEST_TIMEZONE"],
   ])("stops with one line naming the variable for %o", (env, name) => {
     let error: unknown;
     try {
@@ -81,5 +85,20 @@ describe("loadConfig", () => {
 
   it("requires the webhook secret when the app is registered", () => {
     expect(() => loadConfig({ APP_ID: "1", PRIVATE_KEY: testPrivateKey() })).toThrow(/^Invalid configuration: WEBHOOK_SECRET/);
+  });
+
+  it("reads larger runners' multipliers and the digest schedule; an empty DIGEST_SCHEDULE turns digests off", () => {
+    expect(loadConfig({})).toMatchObject({ runnerMultipliers: [], digest: { schedule: "0 9 * * 1", timezone: "UTC" } });
+    expect(
+      loadConfig({ RUNNER_MULTIPLIERS: "ubuntu-22.04-16core=8, windows-*-8core=16,linux-arm=0.5", DIGEST_SCHEDULE: "0 8 * * 1-5", DIGEST_TIMEZONE: "Europe/Berlin" }),
+    ).toMatchObject({
+      runnerMultipliers: [
+        { pattern: "ubuntu-22.04-16core", multiplier: 8 },
+        { pattern: "windows-*-8core", multiplier: 16 },
+        { pattern: "linux-arm", multiplier: 0.5 },
+      ],
+      digest: { schedule: "0 8 * * 1-5", timezone: "Europe/Berlin" },
+    });
+    expect(loadConfig({ DIGEST_SCHEDULE: "" }).digest).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { createContext, useContext, type Child } from "hono/jsx";
 
-export type Section = "overview" | "builds" | "alerts" | "docs" | "account";
+export type Section = "overview" | "builds" | "runners" | "alerts" | "docs" | "account";
 
 const HTMX_CONFIG = JSON.stringify({ mode: "same-origin", includeIndicatorCSS: false, extensions: "sse" });
 
@@ -26,6 +26,7 @@ export function Layout(props: {
   const nav: Array<[Section, string, string]> = [
     ["overview", "/", "Overview"],
     ["builds", "/builds", "Builds"],
+    ["runners", "/runners", "Runners"],
     ["alerts", "/alerts", "Alerts"],
     ["docs", "/docs", "API"],
     ["account", "/account", "Account"],

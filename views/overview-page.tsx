@@ -2,6 +2,7 @@ import type { Build } from "../src/db/builds.js";
 import type { BrokenBranch } from "../src/db/broken-branches.js";
 import type { MetricsSummary } from "../src/db/build-metrics.js";
 import type { TrendDay } from "../src/db/build-trends.js";
+import type { QueueTotal } from "../src/db/job-metrics.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import type { Freshness } from "../src/domain/freshness.js";
 import type { HistoryProgress } from "../src/domain/history-progress.js";
@@ -17,6 +18,8 @@ export interface OverviewData {
   freshness: Freshness[];
   /** History imports under way. */
   history: HistoryProgress[];
+  /** Queue time of the window's jobs (the Runners page has the rest). */
+  queue: QueueTotal;
 }
 
 /** The overview: the week's figures, the trend, what is broken now and the latest builds. */
@@ -43,7 +46,7 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
  * instead of on a replaced, detached copy.
  */
 export function OverviewLive(props: { data: OverviewData }) {
-  const { summary, trend, broken, recent, now, freshness, history } = props.data;
+  const { summary, trend, broken, recent, now, freshness, history, queue } = props.data;
   return (
     <div
       id="overview-live"
@@ -82,6 +85,9 @@ export function OverviewLive(props: { data: OverviewData }) {
           </li>
           <li>
             Failed now <span class="value" data-metric="failed-now">{broken.length}</span>
+          </li>
+          <li>
+            <a href="/runners">Queue p95</a> <span class="value" data-metric="queue-p95">{formatDuration(queue.p95_seconds)}</span>
           </li>
         </ul>
       </section>

@@ -1,6 +1,7 @@
 import type { Build } from "../src/db/builds.js";
 import type { TrendDay } from "../src/db/build-trends.js";
 import type { SlowJob, WorkflowStats } from "../src/db/workflow-stats.js";
+import type { QueueTotal } from "../src/db/job-metrics.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import { BuildsTable, TrendChart } from "./components.js";
 import { Layout } from "./layout.js";
@@ -13,6 +14,8 @@ export interface WorkflowPageData {
   trend: TrendDay[];
   slowest: SlowJob[];
   recent: Build[];
+  /** Queue time of the workflow's jobs over the window. */
+  queue: QueueTotal;
 }
 
 /** One workflow of one repository: duration trend, success and flaky rates, slowest jobs. */
@@ -42,6 +45,12 @@ export function WorkflowPage(props: { nonce: string; data: WorkflowPageData }) {
         </li>
         <li>
           p95 <span class="value">{formatDuration(d.stats.p95_duration_seconds)}</span>
+        </li>
+        <li>
+          Queue p50 <span class="value" data-metric="queue-p50">{formatDuration(d.queue.p50_seconds)}</span>
+        </li>
+        <li>
+          Queue p95 <span class="value" data-metric="queue-p95">{formatDuration(d.queue.p95_seconds)}</span>
         </li>
       </ul>
       <h2>Duration trend</h2>

@@ -12,6 +12,7 @@ import { alertContent } from "./alert-content.js";
 import { EMAIL_SEND_DEADLINE_MS, type EmailSender } from "./email-sender.js";
 import { renderEmail } from "./render-email.js";
 import { renderSlack } from "./render-slack.js";
+import { isQueueAlert, renderQueueAlert } from "./render-queue-alert.js";
 import { FIND_MESSAGE_MAX_PAGES, SLACK_CALL_DEADLINE_MS, SlackRateLimitedError, mayHaveArrived, type SlackClient } from "./slack-client.js";
 import { SLACK_ALERT_EVENT_TYPE, createLostPostFinder, slackThreadOf } from "./slack-lost-post.js";
 
@@ -67,6 +68,7 @@ export function createAlertWorker(deps: {
   }
 
   async function deliver(alert: DueAlert): Promise<{ ts: string; channelId: string } | null> {
+    if (isQueueAlert(alert.kind)) return deliverQueueAlert(alert, alert.kind);
     const build = alert.build_id == null ? null : await getBuild(deps.pool, alert.build_id);
     const insights = build && alert.kind !== "fixed" ? await getFailureInsights(deps.pool, build.id) : new Map();
     const content = alertContent(alert.kind, build, alert.details, deps.baseUrl, insights, deps.now());
@@ -84,6 +86,23 @@ export function createAlertWorker(deps: {
       }),
       ...(thread ? { thread_ts: thread.ts, reply_broadcast: alert.kind === "fixed" } : {}),
       // Only our own id: the rest of the message comes from GitHub and is no key to trust.
+      metadata: { event_type: SLACK_ALERT_EVENT_TYPE, event_payload: { alert_id: alert.id } },
+    });
+    return { ts: posted.ts, channelId: posted.channel };
+  }
+
+  /** A queue-time alert: no build, no thread, no buttons that act. */
+  async function deliverQueueAlert(alert: DueAlert, kind: "queue_slow" | "queue_recovered"): Promise<{ ts: string; channelId: string } | null> {
+    const message = renderQueueAlert(kind, alert.details, deps.baseUrl);
+    if (alert.channel === "email") {
+      if (!deps.email) throw new Error("email not configured (SMTP_URL)");
+      await deps.email.send({ ...message.email, to: alert.target, messageId: `<alert-${alert.id}@runboard>` });
+      return null;
+    }
+    if (!deps.slack) throw new Error("slack not configured (SLACK_BOT_TOKEN)");
+    const posted = await deps.slack.postMessage({
+      channel: alert.target[0]!,
+      ...message.slack,
       metadata: { event_type: SLACK_ALERT_EVENT_TYPE, event_payload: { alert_id: alert.id } },
     });
     return { ts: posted.ts, channelId: posted.channel };

@@ -2,15 +2,20 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { inScope, jsonText, timestamp, type InstallationScope } from "./values.js";
 
-export const ALERT_KINDS = ["broken", "still_failing", "fixed", "test"] as const;
+/** Alerts about a build. */
+export const BUILD_ALERT_KINDS = ["broken", "still_failing", "fixed", "test"] as const;
+/** Alerts about a runner label set's queue time (no build). */
+export const QUEUE_ALERT_KINDS = ["queue_slow", "queue_recovered"] as const;
+export const ALERT_KINDS = [...BUILD_ALERT_KINDS, ...QUEUE_ALERT_KINDS] as const;
 export const ALERT_CHANNELS = ["email", "slack"] as const;
 export type AlertChannel = (typeof ALERT_CHANNELS)[number];
-export type AlertKindName = (typeof ALERT_KINDS)[number];
+export type AlertKindName = (typeof BUILD_ALERT_KINDS)[number];
+export type QueueAlertKind = (typeof QUEUE_ALERT_KINDS)[number];
 
 export interface NewAlert {
   buildId: number | null;
   runAttempt: number | null;
-  kind: AlertKindName;
+  kind: AlertKindName | QueueAlertKind;
   channel: AlertChannel;
   target: string[];
   status: "pending" | "sent" | "failed" | "skipped";

@@ -21,6 +21,11 @@ export const alertRulesSchema = z
             repository: pattern,
             email: z.array(z.string().trim().email("must be an email address")).max(50).optional(),
             slack_channel: z.string().trim().min(1).max(80).optional(),
+            /** Alert when a runner label set's p95 queue time over the last hour passes this. */
+            queue: z
+              .object({ p95_minutes: z.number().positive("must be more than 0").max(1440, "must be at most 1440") })
+              .strict()
+              .optional(),
           })
           .strict(),
       )
@@ -103,6 +108,14 @@ export function routeAlert(
     email: route?.email ?? defaults.email,
     slackChannel: route?.slack_channel ?? defaults.slackChannel,
   };
+}
+
+/**
+ * The route a repository's alerts take: the first whose pattern matches, as routeAlert decides;
+ * undefined when none does (the environment's defaults apply).
+ */
+export function routeOf(rules: AlertRules, repository: string): AlertRules["routes"][number] | undefined {
+  return rules.routes.find((r) => matches(r.repository, repository));
 }
 
 /** Glob match where `*` is any run of characters and everything else is literal. */

@@ -2,6 +2,7 @@
 export type BuildsCommand =
   | { kind: "recent"; repository: string | null; branch: string | null; failedOnly: boolean }
   | { kind: "stats"; repository: string | null; days: number }
+  | { kind: "digest"; days: number }
   | { kind: "help" }
   | { kind: "link" }
   | { kind: "invalid"; message: string };
@@ -17,7 +18,7 @@ const BRANCH = /^[^\s~^:?*[\\]{1,255}$/;
 /**
  * Reads the text after `/builds` as people type it:
  * `` (recent builds), `owner/repo`, `owner/repo main`, `failed`, `failed owner/repo`,
- * `stats`, `stats owner/repo`, `stats 30d`, `stats owner/repo 30d`, `help`, `link`.
+ * `stats`, `stats owner/repo`, `stats 30d`, `stats owner/repo 30d`, `digest`, `digest 30d`, `help`, `link`.
  */
 export function parseBuildsCommand(text: string): BuildsCommand {
   const words = text.trim().split(/\s+/).filter(Boolean);
@@ -25,6 +26,7 @@ export function parseBuildsCommand(text: string): BuildsCommand {
   if (first === "help") return words.length === 1 ? { kind: "help" } : invalid(`\`help\` takes nothing after it`);
   if (first === "link") return words.length === 1 ? { kind: "link" } : invalid(`\`link\` takes nothing after it`);
   if (first === "stats") return parseStats(words.slice(1));
+  if (first === "digest") return parseDigest(words.slice(1));
 
   let repository: string | null = null;
   let branch: string | null = null;
@@ -58,6 +60,15 @@ function parseStats(words: string[]): BuildsCommand {
     }
   }
   return { kind: "stats", repository, days: days ?? DEFAULT_STATS_DAYS };
+}
+
+function parseDigest(words: string[]): BuildsCommand {
+  if (words.length === 0) return { kind: "digest", days: DEFAULT_STATS_DAYS };
+  const window = words.length === 1 ? WINDOW.exec(words[0]!) : null;
+  if (!window) return invalid(`\`digest\` takes a window at most (try \`digest 7d\`)`);
+  const days = Number(window[1]);
+  if (days < 1 || days > MAX_STATS_DAYS) return invalid(`the window must be from 1d to ${MAX_STATS_DAYS}d`);
+  return { kind: "digest", days };
 }
 
 function invalid(message: string): BuildsCommand {

@@ -4,6 +4,7 @@ import type { DatabasePool } from "slonik";
 import { getInstallationGauges } from "../db/installations.js";
 import { projectPath } from "../project-path.js";
 import { readAlertQueue } from "./read-alert-queue.js";
+import { addRunnerQueueMetrics } from "./runner-queue-metrics.js";
 
 /** Where a webhook delivery ended: recorded, acknowledged without a change, or refused. */
 export type WebhookOutcome = "stored" | "ignored" | "rejected" | "failed";
@@ -94,6 +95,8 @@ export function createRunboardMetrics(deps: { pool: DatabasePool; now: () => Dat
     help: "Seconds since the active installation synced longest ago was last synced successfully (0 without installations).",
   });
 
+  const readRunnerQueue = addRunnerQueueMetrics(registry, deps);
+
   async function readDatabaseGauges(): Promise<void> {
     for (const gauge of [alertsPending, alertsFailed, installations, pollerLag]) gauge.reset();
     try {
@@ -118,7 +121,7 @@ export function createRunboardMetrics(deps: { pool: DatabasePool; now: () => Dat
     registry,
     contentType: registry.contentType,
     async render() {
-      await readDatabaseGauges();
+      await Promise.all([readDatabaseGauges(), readRunnerQueue()]);
       return registry.metrics();
     },
     rateLimitRemaining: { set: (value) => rateLimit.set(value) },

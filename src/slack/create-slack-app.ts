@@ -5,6 +5,7 @@ import type { DatabasePool } from "slonik";
 import { SLACK_ACTIONS } from "../alerts/render-slack.js";
 import type { SlackClient } from "../alerts/slack-client.js";
 import { registerBuildsCommand } from "./register-builds-command.js";
+import type { RunnerMultiplier } from "../domain/runner-minutes.js";
 import { registerMuteActions } from "./register-mute-actions.js";
 import { registerRerunAction } from "./register-rerun-action.js";
 import { createSlackReceiver } from "./slack-receiver.js";
@@ -26,6 +27,8 @@ export interface SlackAppDeps {
   /** Web API client for thread answers (chat.postMessage), null without a bot token. */
   slack: SlackClient | null;
   github: GithubClients;
+  /** Larger runners' multipliers (RUNNER_MULTIPLIERS), for estimated minutes. */
+  runnerMultipliers?: RunnerMultiplier[];
 }
 
 /**
@@ -51,7 +54,14 @@ export function createSlackApp(deps: SlackAppDeps): Hono {
     logger: boltLogger(log),
     logLevel: LogLevel.WARN,
   });
-  registerBuildsCommand(app, { pool: deps.pool, log, now: deps.now, baseUrl: deps.baseUrl, alertChannel: deps.alertChannel });
+  registerBuildsCommand(app, {
+    pool: deps.pool,
+    log,
+    now: deps.now,
+    baseUrl: deps.baseUrl,
+    alertChannel: deps.alertChannel,
+    runnerMultipliers: deps.runnerMultipliers ?? [],
+  });
   registerRerunAction(app, { pool: deps.pool, log, now: deps.now, github: deps.github, slack: deps.slack });
   registerMuteActions(app, { pool: deps.pool, log, now: deps.now, slack: deps.slack });
   // Link buttons open a page; Slack still reports the press and wants it acknowledged.

@@ -9,6 +9,11 @@ import { createLinkCode } from "../db/slack-links.js";
 import { parseBuildsCommand, type BuildsCommand } from "../domain/parse-builds-command.js";
 import { findChannelRepositories } from "./channel-repositories.js";
 import { renderBuildList, renderHelp, renderNotice, renderStats, type BuildsAnswer } from "./render-builds.js";
+import { loadDigestContent } from "../alerts/digest-content.js";
+import { renderDigestSlack } from "../alerts/render-digest.js";
+import { listActiveRepositories } from "../db/digest-figures.js";
+import { getQueueTotal, getUsageGroups } from "../db/job-metrics.js";
+import { estimateUsage, totalUsage, type RunnerMultiplier } from "../domain/runner-minutes.js";
 
 export interface BuildsCommandDeps {
   pool: DatabasePool;
@@ -16,6 +21,8 @@ export interface BuildsCommandDeps {
   now: () => Date;
   baseUrl: string;
   alertChannel: string | null;
+  /** Larger runners' multipliers, for estimated minutes. */
+  runnerMultipliers: readonly RunnerMultiplier[];
 }
 
 const LIST_LIMIT = 10;
@@ -53,11 +60,32 @@ export function registerBuildsCommand(app: App, deps: BuildsCommandDeps): void {
       }
       case "stats": {
         const now = deps.now();
-        const [summary, flaky] = await Promise.all([
-          getMetricsSummary(deps.pool, { days: parsed.days, now, repository: parsed.repository ?? undefined }),
+        const since = new Date(now.getTime() - parsed.days * 86_400_000);
+        const repository = parsed.repository ?? undefined;
+        const [summary, flaky, queue, usage] = await Promise.all([
+          getMetricsSummary(deps.pool, { days: parsed.days, now, repository }),
           getFlakiestWorkflows(deps.pool, { repository: parsed.repository, days: parsed.days, now, limit: 3 }),
+          getQueueTotal(deps.pool, { since, until: now, now, repository }),
+          getUsageGroups(deps.pool, { since, until: now, repository }),
         ]);
-        return renderStats(summary, flaky, { repository: parsed.repository, days: parsed.days, baseUrl: deps.baseUrl });
+        return renderStats(summary, flaky, {
+          repository: parsed.repository,
+          days: parsed.days,
+          baseUrl: deps.baseUrl,
+          queue,
+          estimatedMinutes: totalUsage(estimateUsage(usage, deps.runnerMultipliers)).estimated_minutes,
+        });
+      }
+      case "digest": {
+        // The channel's repositories (or all), over the window: what a scheduled digest would say.
+        const now = deps.now();
+        const start = new Date(now.getTime() - parsed.days * 86_400_000);
+        const channelRepositories = await findChannelRepositories(deps.pool, { id: command.channel_id, name: command.channel_name ?? null }, deps.alertChannel);
+        const active = await listActiveRepositories(deps.pool, { start, end: now });
+        const repositories = channelRepositories ? active.filter((r) => channelRepositories.includes(r)) : active;
+        if (repositories.length === 0) return renderNotice(`No runs of this channel's repositories in the last ${parsed.days}d.`);
+        const content = await loadDigestContent(deps.pool, { repositories, start, end: now, baseUrl: deps.baseUrl, multipliers: deps.runnerMultipliers });
+        return { response_type: "ephemeral", ...renderDigestSlack(content) };
       }
       case "recent": {
         const repositories = parsed.repository

@@ -1,6 +1,7 @@
 import type { Build } from "../db/builds.js";
 import type { FlakyWorkflow } from "../db/channel-builds.js";
 import type { MetricsSummary } from "../db/build-metrics.js";
+import type { QueueTotal } from "../db/job-metrics.js";
 import { escapeSlack, rerunButton, slackLink, SLACK_ACTIONS } from "../alerts/render-slack.js";
 import { firstLine, formatDuration, formatPercent, httpUrl } from "../domain/format.js";
 
@@ -57,11 +58,14 @@ export function renderBuildList(
   return { response_type: "ephemeral", text: escapeSlack(options.title), blocks };
 }
 
-/** `/builds stats`: success rate, p50/p95 duration and the flakiest workflows over the window. */
+/**
+ * `/builds stats`: success rate, p50/p95 duration, queue time, estimated minutes and the
+ * flakiest workflows over the window.
+ */
 export function renderStats(
   summary: MetricsSummary,
   flaky: FlakyWorkflow[],
-  options: { repository: string | null; days: number; baseUrl: string },
+  options: { repository: string | null; days: number; baseUrl: string; queue: QueueTotal; estimatedMinutes: number },
 ): BuildsAnswer {
   const title = `Stats for ${options.repository ?? "all repositories"}, last ${options.days}d`;
   const blocks: unknown[] = [
@@ -73,6 +77,8 @@ export function renderStats(
         `*Success rate*\n${formatPercent(summary.success_rate)} (${summary.by_status.success} ok, ${summary.by_status.failed} failed)`,
         `*p50 duration*\n${formatDuration(summary.p50_duration_seconds)}`,
         `*p95 duration*\n${formatDuration(summary.p95_duration_seconds)}`,
+        `*Queue time p50 / p95*\n${formatDuration(options.queue.p50_seconds)} / ${formatDuration(options.queue.p95_seconds)}`,
+        `*Estimated minutes*\n${Math.round(options.estimatedMinutes)} (an estimate)`,
       ].map((text) => ({ type: "mrkdwn", text })),
     },
     section(
@@ -96,7 +102,8 @@ export function renderHelp(): BuildsAnswer {
     "• `/builds`: recent builds of this channel's repositories (or of all)",
     "• `/builds owner/repo` and `/builds owner/repo main`: recent builds of a repository, of a branch",
     "• `/builds failed` (or `/builds failed owner/repo`): recent failures",
-    "• `/builds stats [owner/repo] [7d]`: success rate, p50/p95 duration, flakiest workflows",
+    "• `/builds stats [owner/repo] [7d]`: success rate, p50/p95 duration, queue time, estimated minutes, flakiest workflows",
+    "• `/builds digest [7d]`: the digest of this channel's repositories, now",
     "• `/builds link`: link your Slack user to your GitHub login, to re-run jobs from Slack",
   ];
   return { response_type: "ephemeral", text: "How to use /builds", blocks: [section(lines.join("\n"))] };

@@ -5,6 +5,9 @@ import type { Probot } from "probot";
 import type { DatabasePool } from "slonik";
 import { createAlertRoutes, type AlertRouteDeps } from "./alert-routes.js";
 import { createApiRoutes } from "./api-routes.js";
+import { createRunnerApiRoutes } from "./runner-api-routes.js";
+import { createRunnerRoutes } from "./runner-routes.js";
+import type { RunnerMultiplier } from "../domain/runner-minutes.js";
 import { createHealthRoute } from "./health-route.js";
 import { createAssetRoutes } from "./asset-routes.js";
 import { createEventRoutes } from "./event-routes.js";
@@ -49,6 +52,8 @@ export interface ServerDeps {
   metrics?: RunboardMetrics;
   /** Demo mode (`npm run demo`): the pages say the data is made up. */
   demo?: boolean;
+  /** Larger runners' multipliers (RUNNER_MULTIPLIERS), for estimated minutes. */
+  runnerMultipliers?: RunnerMultiplier[];
 }
 
 const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };
@@ -113,12 +118,17 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", createHealthRoute(deps));
   if (deps.metrics) app.route("/", createMetricsRoute({ metrics: deps.metrics }));
   app.route("/api", createApiRoutes(deps));
+  app.route("/api", createRunnerApiRoutes({ ...deps, runnerMultipliers: deps.runnerMultipliers ?? [] }));
   app.route("/api", createAlertRoutes({ pool: deps.pool, ...deps.alerts }));
   app.route("/", createAssetRoutes());
-  app.route("/", createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github }));
+  app.route(
+    "/",
+    createSlackApp({ ...slackDefaults, ...deps.slackBot, pool: deps.pool, log: deps.log, now: deps.now, baseUrl: deps.baseUrl, github, runnerMultipliers: deps.runnerMultipliers }),
+  );
   app.route("/", createSlackLinkRoute({ pool: deps.pool, now: deps.now, getViewer: async (c) => viewerOf(c) }));
   if (deps.live) app.route("/", createEventRoutes({ live: deps.live }));
   app.route("/", createPageRoutes(deps));
+  app.route("/", createRunnerRoutes({ ...deps, runnerMultipliers: deps.runnerMultipliers ?? [] }));
 
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((error, c) => {

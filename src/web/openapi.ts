@@ -4,6 +4,8 @@ import { metricsSummarySchema } from "../db/build-metrics.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
 import { alertsAnswerSchema, pageQuery, testAlertAnswerSchema } from "./alert-routes.js";
 import { buildDetailSchema, buildsAnswerSchema, buildsQuery, summaryQuery, syncAnswerSchema } from "./api-routes.js";
+import { queueQuery, usageQuery } from "./runner-api-routes.js";
+import { queueReportSchema, usageReportSchema } from "./runner-insights.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -21,7 +23,22 @@ function schema(zod: z.ZodTypeAny, io: "answer" | "body" | "query" = "answer"): 
     ...(io === "answer" ? {} : { effectStrategy: "input" as const }),
     ...(io === "query" ? { pipeStrategy: "output" as const } : io === "body" ? { pipeStrategy: "input" as const } : {}),
   }) as JsonSchema;
-  return rest;
+  return numericBounds(rest) as JsonSchema;
+}
+
+/** `minimum: x, exclusiveMinimum: true` (draft 4's form, which the converter may give) as 2020-12's `exclusiveMinimum: x`. */
+function numericBounds(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(numericBounds);
+  if (typeof node !== "object" || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = numericBounds(value);
+  for (const [exclusive, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+    if (out[exclusive] === true && typeof out[bound] === "number") {
+      out[exclusive] = out[bound];
+      delete out[bound];
+    } else if (out[exclusive] === false) delete out[exclusive];
+  }
+  return out;
 }
 
 /**
@@ -156,6 +173,26 @@ export function createOpenApiDocument(baseUrl: string) {
           operationId: "getSync",
           summary: "How current each installation's data is, and the progress of the history import",
           responses: { "200": json("Each installation's sync state", schema(syncAnswerSchema)), ...guarded },
+        },
+      },
+      "/api/metrics/queue": {
+        get: {
+          operationId: "getQueueTime",
+          summary: "Queue time (queued to started) of jobs that ran, and jobs waiting for a runner now",
+          parameters: parameters(queueQuery, {
+            days: "Window in days",
+            repository: "owner/name",
+            labels: "One runner label set, comma-separated (exactly these labels, in any order)",
+          }),
+          responses: { "200": json("Queue time percentiles in seconds", schema(queueReportSchema)), "400": error("A query parameter was refused"), ...guarded },
+        },
+      },
+      "/api/metrics/usage": {
+        get: {
+          operationId: "getUsage",
+          summary: "Estimated Actions minutes per repository, workflow and month (an estimate, not GitHub's bill)",
+          parameters: parameters(usageQuery, { days: "Window in days", repository: "owner/name" }),
+          responses: { "200": json("Estimated minutes", schema(usageReportSchema)), "400": error("A query parameter was refused"), ...guarded },
         },
       },
       "/api/alerts": {

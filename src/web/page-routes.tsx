@@ -23,6 +23,7 @@ import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
+import { getQueueTotal } from "../db/job-metrics.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
@@ -93,15 +94,17 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();
-    const [summary, trend, broken, recent, freshness, history] = await Promise.all([
+    const [summary, trend, broken, recent, freshness, history, queue] = await Promise.all([
       getMetricsSummary(deps.pool, { days: 7, now, installations }),
       getDailyTrend(deps.pool, { days: 14, now, installations }),
       getBrokenBranches(deps.pool, { now, installations }),
       listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getFreshness(deps.pool, installations),
       getHistoryProgress(deps.pool, now, installations),
+      getQueueTotal(deps.pool, { since: new Date(now.getTime() - 7 * 86_400_000), until: now, now, installations }),
     ]);
     return {
+      queue,
       summary,
       trend,
       broken,
@@ -195,15 +198,16 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const days = q.days || 30;
     const installations = scopeOf(c);
     const filter = { repository: q.repository, workflow: q.workflow, days, now, installations };
-    const [stats, trend, slowest, recent] = await Promise.all([
+    const [stats, trend, slowest, recent, queue] = await Promise.all([
       getWorkflowStats(deps.pool, filter),
       getDailyTrend(deps.pool, { ...filter }),
       getSlowestJobs(deps.pool, filter),
       listBuilds(deps.pool, { repository: q.repository, workflow: q.workflow, installations }, { limit: 20, offset: 0, countLimit: 1 }),
+      getQueueTotal(deps.pool, { ...filter, since: new Date(now.getTime() - days * 86_400_000), until: now }),
     ]);
     return page(
       c,
-      <WorkflowPage nonce={nonceOf(c)} data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds }} />,
+      <WorkflowPage nonce={nonceOf(c)} data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds, queue }} />,
     );
   });
 

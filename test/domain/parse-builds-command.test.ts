@@ -19,6 +19,8 @@ describe("parseBuildsCommand", () => {
     ["help", { kind: "help" }],
     ["Help", { kind: "help" }],
     ["link", { kind: "link" }],
+    ["digest", { kind: "digest", days: 7 }],
+    ["digest 30d", { kind: "digest", days: 30 }],
   ])("reads %j", (text, expected) => {
     expect(parseBuildsCommand(text)).toEqual(expected);
   });
@@ -28,6 +30,8 @@ describe("parseBuildsCommand", () => {
     ["acme/api main extra", "`extra`"],
     ["acme/api ma:in", "`ma:in`"],
     ["stats 0d", "1d to 90d"],
+    ["digest acme/api", "takes a window at most"],
+    ["digest 91d", "1d to 90d"],
     ["stats 365d", "1d to 90d"],
     ["stats acme/api acme/web", "`acme/web`"],
     ["stats weekly", "`weekly`"],

@@ -72,6 +72,8 @@ export interface TestServerOptions {
   auth?: ServerDeps["auth"];
   /** The Slack bot; default: not configured. */
   slackBot?: ServerDeps["slackBot"];
+  /** Larger runners' multipliers (RUNNER_MULTIPLIERS); default: none. */
+  runnerMultipliers?: ServerDeps["runnerMultipliers"];
 }
 
 /** The GitHub App's parts as `start()` builds them: the webhook handler and Probot. */
@@ -130,6 +132,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     syncStaleAfterMs: 600_000,
     auth: options.auth,
     slackBot: options.slackBot,
+    runnerMultipliers: options.runnerMultipliers,
   });
   return withWebhooks(server, config.webhookPath, createWebhookReceiver({ getProbot: () => probot, handleWorkflowEvent, log: silentLog }));
 }

@@ -226,6 +226,19 @@ describe("Slack bot on /slack/events", () => {
       expect(text).toContain("66.7% (2 ok, 1 failed)");
       expect(text).toContain("*p50 duration*\\n3m 20s");
       expect(text).toContain("*p95 duration*\\n4m 50s");
+      expect(text).toContain("*Queue time p50 / p95*");
+      expect(text).toContain("*Estimated minutes*");
+    });
+
+    it("answers digest with the digest of the channel's repositories", async () => {
+      const { body, responsePath } = command("digest 7d");
+      await postToSlackEvents(server.url, body);
+      const answer = await answerAt(responsePath);
+      expect(answer.body.blocks[0]).toMatchObject({ type: "header", text: { type: "plain_text" } });
+      const text = blocksText(answer);
+      expect(text).toContain("*Success rate*");
+      expect(text).toContain("*Queue time p95*");
+      expect(text).toContain("acme/api");
     });
 
     it("names the flakiest workflows in stats: green only after a failure of the same commit", async () => {

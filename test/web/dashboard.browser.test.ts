@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { formatDuration } from "../../src/domain/format.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { projectPath } from "../../src/project-path.js";
 import { start, type RunningRunboard } from "../../src/start.js";
@@ -170,6 +171,32 @@ describe("dashboard in a real browser", () => {
     expect(await page.textContent("dl.facts")).toContain(XSS_BRANCH);
     expect(dialogs).toEqual([]);
     await page.close();
+  });
+
+  it("shows the Runners page's queue figures as the API gives them, at desktop and phone width", async () => {
+    const hostile = { id: 990_003, repository: "acme/web", workflow: "CI", branch: "main", conclusion: "success" as const, createdAt: new Date(now.getTime() - 3_600_000), seconds: 80, actor: "mona", message: "Labels" };
+    const job = jobPayload(hostile, "odd", 0);
+    job.workflow_job.labels = ["self-hosted", '<img src=x onerror=alert("label")>'];
+    await post("workflow_job", job);
+    await post("workflow_run", runPayload(hostile));
+    const queue = (await (await fetch(`${app.url}/api/metrics/queue?days=1`)).json()) as { total: { jobs: number; p50_seconds: number; p95_seconds: number } };
+    expect(queue.total.jobs).toBeGreaterThan(2);
+    for (const viewport of [{ width: 1280, height: 900 }, { width: 375, height: 740 }]) {
+      const page = await newPage(viewport);
+      const errors: string[] = [];
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(`${app.url}/runners?days=1`);
+      expect(await page.textContent('[data-metric="queue-p50"]')).toBe(formatDuration(queue.total.p50_seconds));
+      expect(await page.textContent('[data-metric="queue-p95"]')).toBe(formatDuration(queue.total.p95_seconds));
+      expect(await page.locator('section[aria-labelledby="by-runner"] td', { hasText: '<img src=x onerror=alert("label")>' }).count()).toBe(1);
+      expect(await page.locator("svg.chart rect.bar-queue").count()).toBe(24);
+      expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe("Runners");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, `${viewport.width} px`).toBeLessThanOrEqual(0);
+      expect(errors, errors.join("\n")).toEqual([]);
+      await page.close();
+    }
+    expect(dialogs).toEqual([]);
   });
 
   it("has no horizontal scroll on a phone", async () => {
