@@ -72,3 +72,75 @@ export async function getSlowestJobs(
     LIMIT ${options.limit ?? 5}`);
   return [...rows];
 }
+
+const periodRow = z.object({
+  repository: z.string(),
+  workflow: z.string(),
+  runs: z.number(),
+  success: z.number(),
+  failed: z.number(),
+  flaky: z.number(),
+  p95: z.number().nullable(),
+  previous_success: z.number(),
+  previous_failed: z.number(),
+  previous_p95: z.number().nullable(),
+  red_now: z.boolean(),
+  days: z.array(z.object({ day: z.string(), success: z.number(), failed: z.number() })),
+});
+/** Counts of one workflow in the current period and the one before it (see getWorkflowPeriods). */
+export type WorkflowPeriods = z.infer<typeof periodRow>;
+
+/**
+ * Every workflow with a run in the last `days` days before `now`, with its counts there and in
+ * the `days` days before (decided runs, flaky runs as in metric-sql.ts, p95 duration of decided
+ * runs), whether its latest decided run on the repository's default branch failed, and its
+ * successes and failures per UTC day over both periods (days without decided runs left out).
+ * The default branch is the one the poller stored, else the one the run's payload names.
+ */
+export async function getWorkflowPeriods(
+  connection: CommonQueryMethods,
+  options: { days: number; now: Date; installations?: InstallationScope },
+): Promise<WorkflowPeriods[]> {
+  const now = sql.timestamp(options.now);
+  const rows = await connection.any(sql.type(periodRow)`
+    WITH w AS (
+      SELECT b.*, b.created_at >= ${now} - make_interval(days => ${options.days}) AS current
+      FROM builds b
+      WHERE b.created_at >= ${now} - make_interval(days => ${2 * options.days})
+        AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
+    ), per_workflow AS (
+      SELECT repository, workflow,
+             count(*) FILTER (WHERE current)::int AS runs,
+             count(*) FILTER (WHERE current AND status = 'success')::int AS success,
+             count(*) FILTER (WHERE current AND status = 'failed')::int AS failed,
+             count(*) FILTER (WHERE current AND ${flakyRun("w")})::int AS flaky,
+             (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE current AND ${decidedRun("w")}))::float8 AS p95,
+             count(*) FILTER (WHERE NOT current AND status = 'success')::int AS previous_success,
+             count(*) FILTER (WHERE NOT current AND status = 'failed')::int AS previous_failed,
+             (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE NOT current AND ${decidedRun("w")}))::float8 AS previous_p95
+      FROM w
+      GROUP BY repository, workflow
+      HAVING count(*) FILTER (WHERE current) > 0
+    ), latest_on_default AS (
+      SELECT DISTINCT ON (w.repository, w.workflow) w.repository, w.workflow, w.status
+      FROM w LEFT JOIN sync_repositories r ON r.repository_id = w.repository_id
+      WHERE ${decidedRun("w")} AND w.branch = coalesce(r.default_branch, w.payload -> 'repository' ->> 'default_branch')
+      ORDER BY w.repository, w.workflow, w.created_at DESC, w.id DESC
+    ), per_day AS (
+      SELECT repository, workflow, jsonb_agg(jsonb_build_object('day', day, 'success', success, 'failed', failed) ORDER BY day) AS days
+      FROM (
+        SELECT repository, workflow, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+               count(*) FILTER (WHERE status = 'success')::int AS success,
+               count(*) FILTER (WHERE status = 'failed')::int AS failed
+        FROM w WHERE ${decidedRun("w")}
+        GROUP BY 1, 2, 3
+      ) d
+      GROUP BY repository, workflow
+    )
+    SELECT p.*, coalesce(l.status = 'failed', false) AS red_now, coalesce(d.days, '[]'::jsonb) AS days
+    FROM per_workflow p
+    LEFT JOIN latest_on_default l USING (repository, workflow)
+    LEFT JOIN per_day d USING (repository, workflow)
+    ORDER BY p.repository, p.workflow`);
+  return [...rows];
+}
