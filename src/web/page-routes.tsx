@@ -33,6 +33,8 @@ import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
 const PAGE_COUNT_LIMIT = 10_000;
+/** The overview's figures and its "Needs attention" cover this many days (beside as many before). */
+const OVERVIEW_DAYS = 7;
 /** The overview's "Needs attention" lists this many workflows at most. */
 const ATTENTION_LIMIT = 8;
 /** A CSV export holds at most this many rows. */
@@ -107,13 +109,13 @@ export function createPageRoutes(deps: PageDeps): Hono {
   const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();
     const [summary, trend, broken, recent, freshness, history, periods] = await Promise.all([
-      getMetricsSummary(deps.pool, { days: 7, now, installations }),
+      getMetricsSummary(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
       getDailyTrend(deps.pool, { days: 14, now, installations }),
       getBrokenBranches(deps.pool, { now, installations }),
       listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getFreshness(deps.pool, installations),
       getHistoryProgress(deps.pool, now, installations),
-      getWorkflowPeriods(deps.pool, { days: 7, now, installations }),
+      getWorkflowPeriods(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
     ]);
     return {
       summary,
@@ -123,7 +125,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       now,
       freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs),
       history: describeHistoryProgress(history, now),
-      attention: rankWorkflowAttention(periods, { days: 7, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT),
+      attention: rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT),
     };
   };
 
