@@ -9,7 +9,6 @@ export interface WorkflowPeriodCounts {
   runs: number;
   success: number;
   failed: number;
-  flaky: number;
   p95: number | null;
   previous_success: number;
   previous_failed: number;
@@ -31,6 +30,9 @@ export interface WorkflowAttention {
   previous_success_rate: number | null;
   /** Current minus previous success rate (-0.1 is ten points lower); null when either is unknown. */
   success_rate_change: number | null;
+  /** Runs that succeeded or failed in the current period. */
+  decided: number;
+  /** Set by withFlakyRate: counting flaky runs costs a look-up per run, so only shown ones are counted. */
   flaky_rate: number | null;
   p95_seconds: number | null;
   /** p95 over the previous p95, minus one (0.25 is a quarter slower); null when either is unknown. */
@@ -63,7 +65,8 @@ export function rankWorkflowAttention(rows: WorkflowPeriodCounts[], options: { d
       success_rate: rate,
       previous_success_rate: previousRate,
       success_rate_change: rateChange,
-      flaky_rate: flakyRate(row.flaky, row.success + row.failed),
+      decided: row.success + row.failed,
+      flaky_rate: null,
       p95_seconds: row.p95,
       p95_change: p95Change,
       reason: row.red_now ? "red" : rateChange !== null && rateChange < 0 ? "falling" : p95Change !== null && p95Change > 0 ? "slower" : "steady",
@@ -82,6 +85,11 @@ export function rankWorkflowAttention(rows: WorkflowPeriodCounts[], options: { d
     if (byRate !== 0) return byRate;
     return b.runs - a.runs || a.repository.localeCompare(b.repository) || a.workflow.localeCompare(b.workflow);
   });
+}
+
+/** The workflow with its flaky rate, from its count of flaky runs in the current period. */
+export function withFlakyRate(workflow: WorkflowAttention, flakyRuns: number): WorkflowAttention {
+  return { ...workflow, flaky_rate: flakyRate(flakyRuns, workflow.decided) };
 }
 
 /** The `count` UTC days ending on `today`, oldest first, as "YYYY-MM-DD". */

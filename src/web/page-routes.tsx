@@ -21,8 +21,8 @@ import { getBuildPayload, listJobsOfBuild } from "../db/build-jobs.js";
 import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
-import { getSlowestJobs, getWorkflowPeriods, getWorkflowStats } from "../db/workflow-stats.js";
-import { rankWorkflowAttention } from "../domain/workflow-attention.js";
+import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
+import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
@@ -117,6 +117,8 @@ export function createPageRoutes(deps: PageDeps): Hono {
       getHistoryProgress(deps.pool, now, installations),
       getWorkflowPeriods(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
     ]);
+    const shown = rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT);
+    const flaky = await countFlakyRuns(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations });
     return {
       summary,
       trend,
@@ -125,7 +127,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       now,
       freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs),
       history: describeHistoryProgress(history, now),
-      attention: rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT),
+      attention: shown.map((w) => withFlakyRate(w, flaky.get(workflowKey(w)) ?? 0)),
     };
   };
 

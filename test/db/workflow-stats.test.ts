@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
-import { getWorkflowPeriods } from "../../src/db/workflow-stats.js";
-import { writeBatch } from "../../src/db/write-batch.js";
+import { countFlakyRuns, getWorkflowPeriods, workflowKey } from "../../src/db/workflow-stats.js";
+import { createIngest } from "../../src/ingest.js";
 import type { BuildRecord } from "../../src/domain/normalize.js";
 import { buildRecord, jobRecord } from "../helpers/build-records.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
@@ -49,12 +49,13 @@ describe("getWorkflowPeriods", () => {
       // Another installation's workflow.
       run("Hidden", "failed", daysAgo(1), { installationId: 77 }),
     ];
-    await writeBatch(db.pool, {
-      deliveries: [],
-      runs: runs.map((record) => ({ record, history: false })),
-      jobs: [jobRecord({ id: 9_000_001, runId: retried.externalId, runAttempt: 1, status: "failed", commitSha: "c-retried" })],
-      now: NOW,
-    });
+    // Through the real ingest, oldest first, so branch states are kept as in production (as
+    // history: no alert is queued).
+    const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
+    await ingest({ kind: "job", record: jobRecord({ id: 9_000_001, runId: retried.externalId, runAttempt: 1, status: "failed", commitSha: "c-retried" }) });
+    for (const record of [...runs].sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime())) {
+      await ingest({ kind: "run", record, history: true });
+    }
     await upsertSyncRepository(db.pool, { id: 880_002, installationId: 1, fullName: "acme/lint", defaultBranch: "trunk" });
   });
   afterAll(() => db.drop());
@@ -68,7 +69,6 @@ describe("getWorkflowPeriods", () => {
       runs: 4,
       success: 2,
       failed: 1,
-      flaky: 1,
       previous_success: 2,
       previous_failed: 0,
       red_now: false,
@@ -83,6 +83,15 @@ describe("getWorkflowPeriods", () => {
     ]);
     expect(byName.Deploy).toMatchObject({ runs: 3, success: 1, failed: 1, red_now: true });
     expect(byName.Lint).toMatchObject({ repository: "acme/lint", red_now: false });
+  });
+
+  it("counts the flaky runs of the workflows asked for", async () => {
+    const flaky = await countFlakyRuns(db.pool, {
+      workflows: [{ repository: "acme/records", workflow: "CI" }, { repository: "acme/records", workflow: "Deploy" }],
+      days: 7,
+      now: NOW,
+    });
+    expect([...flaky]).toEqual([[workflowKey({ repository: "acme/records", workflow: "CI" }), 1]]);
   });
 
   it("reads only the installations asked for", async () => {

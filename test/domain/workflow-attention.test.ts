@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lastDays, rankWorkflowAttention, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
+import { lastDays, rankWorkflowAttention, withFlakyRate, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
 
 function counts(workflow: string, fields: Partial<WorkflowPeriodCounts> = {}): WorkflowPeriodCounts {
   return {
@@ -8,7 +8,6 @@ function counts(workflow: string, fields: Partial<WorkflowPeriodCounts> = {}): W
     runs: 10,
     success: 9,
     failed: 1,
-    flaky: 0,
     p95: 300,
     previous_success: 9,
     previous_failed: 1,
@@ -50,13 +49,15 @@ describe("rankWorkflowAttention", () => {
   });
 
   it("works out the rates and changes from the counts", () => {
-    const [w] = rankWorkflowAttention([counts("CI", { success: 6, failed: 2, flaky: 2, previous_success: 3, previous_failed: 1, p95: 450, previous_p95: 300 })], options);
-    expect(w!.success_rate).toBe(0.75);
-    expect(w!.previous_success_rate).toBe(0.75);
-    expect(w!.success_rate_change).toBe(0);
-    expect(w!.flaky_rate).toBe(0.25);
-    expect(w!.p95_change).toBeCloseTo(0.5, 10);
-    expect(w!.reason).toBe("slower");
+    const [ranked] = rankWorkflowAttention([counts("CI", { success: 6, failed: 2, previous_success: 3, previous_failed: 1, p95: 450, previous_p95: 300 })], options);
+    expect(ranked!.flaky_rate).toBeNull();
+    const w = withFlakyRate(ranked!, 2);
+    expect(w.success_rate).toBe(0.75);
+    expect(w.previous_success_rate).toBe(0.75);
+    expect(w.success_rate_change).toBe(0);
+    expect(w.flaky_rate).toBe(0.25);
+    expect(w.p95_change).toBeCloseTo(0.5, 10);
+    expect(w.reason).toBe("slower");
   });
 
   it("has no change where the previous period had nothing to compare with", () => {
