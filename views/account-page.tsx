@@ -74,7 +74,7 @@ export function AccountPage(props: {
         <button type="submit">Create token</button>
       </form>
       {props.tokens.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Your tokens">
           <table>
             <caption>Your tokens</caption>
             <thead>

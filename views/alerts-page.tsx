@@ -2,7 +2,10 @@ import type { AlertHistoryRow } from "../src/db/alerts.js";
 import type { AlertRules } from "../src/domain/alert-rules.js";
 import { Layout } from "./layout.js";
 
-/** Alert history (newest first) and the routing rules in force. */
+/**
+ * Alert history (newest first) and the routing rules in force. The tables are focusable
+ * regions, so they can be scrolled with the keyboard where they are wider than the screen.
+ */
 export function AlertsPage(props: { nonce: string; alerts: AlertHistoryRow[]; total: number; rules: AlertRules }) {
   const { rules } = props;
   return (
@@ -16,7 +19,7 @@ export function AlertsPage(props: { nonce: string; alerts: AlertHistoryRow[]; to
         <dd>{rules.workflows.length ? rules.workflows.join(", ") : "all"}</dd>
       </dl>
       {rules.routes.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Routes">
           <table>
             <caption>Routes (the first match wins)</caption>
             <thead>
@@ -39,7 +42,7 @@ export function AlertsPage(props: { nonce: string; alerts: AlertHistoryRow[]; to
         </div>
       )}
       {rules.mutes.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Mutes">
           <table>
             <caption>Mutes</caption>
             <thead>
@@ -69,7 +72,7 @@ export function AlertsPage(props: { nonce: string; alerts: AlertHistoryRow[]; to
       {props.alerts.length === 0 ? (
         <p class="muted">No alerts yet.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Alert history">
           <table>
             <caption class="muted">
               Newest first · {props.alerts.length} of {props.total}

@@ -10,6 +10,8 @@ export interface BuildsQuery {
   status?: string | undefined;
   actor?: string | undefined;
   days?: number | undefined;
+  /** One UTC day, "YYYY-MM-DD"; it wins over `days`. */
+  day?: string | undefined;
   offset: number;
   limit: number;
 }
@@ -26,7 +28,7 @@ export interface BuildsResultsData {
 export function buildsSearch(query: BuildsQuery, overrides: Partial<BuildsQuery> = {}): string {
   const merged = { ...query, ...overrides };
   const params = new URLSearchParams();
-  for (const key of ["repository", "branch", "workflow", "status", "actor", "days"] as const) {
+  for (const key of ["repository", "branch", "workflow", "status", "actor", "days", "day"] as const) {
     const value = merged[key];
     if (value !== undefined && value !== "") params.set(key, String(value));
   }
@@ -96,6 +98,10 @@ export function BuildsPage(props: { nonce: string; data: BuildsResultsData; opti
               </option>
             ))}
           </select>
+        </label>
+        <label>
+          Day (UTC)
+          <input type="date" name="day" value={q.day ?? ""} />
         </label>
         <button type="submit">Filter</button>
       </form>

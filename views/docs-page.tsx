@@ -38,7 +38,7 @@ export function DocsPage(props: { nonce: string; doc: ApiDocument }) {
             </h2>
             <p>{op.summary}</p>
             {op.parameters && op.parameters.length > 0 && (
-              <div class="table-wrap">
+              <div class="table-wrap" tabindex={0} role="region" aria-label={`Parameters of ${method.toUpperCase()} ${path}`}>
                 <table>
                   <thead>
                     <tr>

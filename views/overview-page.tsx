@@ -6,7 +6,9 @@ import type { QueueTotal } from "../src/db/job-metrics.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import type { Freshness } from "../src/domain/freshness.js";
 import type { HistoryProgress } from "../src/domain/history-progress.js";
-import { BrokenNow, BuildsTable, Since, TrendChart } from "./components.js";
+import type { WorkflowAttention } from "../src/domain/workflow-attention.js";
+import { DailyCharts, Sparkline } from "./charts.js";
+import { BrokenNow, BuildsTable, Since, workflowHref } from "./components.js";
 import { Layout } from "./layout.js";
 
 export interface OverviewData {
@@ -20,6 +22,8 @@ export interface OverviewData {
   history: HistoryProgress[];
   /** Queue time of the window's jobs (the Runners page has the rest). */
   queue: QueueTotal;
+  /** Workflows in the order they most need a look (at most a handful). */
+  attention: WorkflowAttention[];
 }
 
 /** The overview: the week's figures, the trend, what is broken now and the latest builds. */
@@ -46,7 +50,7 @@ export function OverviewPage(props: { nonce: string; githubConfigured: boolean; 
  * instead of on a replaced, detached copy.
  */
 export function OverviewLive(props: { data: OverviewData }) {
-  const { summary, trend, broken, recent, now, freshness, history, queue } = props.data;
+  const { summary, trend, broken, recent, now, freshness, history, queue, attention } = props.data;
   return (
     <div
       id="overview-live"
@@ -92,15 +96,19 @@ export function OverviewLive(props: { data: OverviewData }) {
         </ul>
       </section>
       <div class="grid-2">
-        <section aria-labelledby="trend">
-          <h2 id="trend">Daily trend</h2>
-          <TrendChart days={trend} label={`Daily success rate and build duration over the last ${trend.length} days`} />
+        <section aria-labelledby="attention">
+          <h2 id="attention">Needs attention</h2>
+          <NeedsAttention workflows={attention} days={summary.window_days} />
         </section>
         <section aria-labelledby="broken">
           <h2 id="broken">Broken now</h2>
           <BrokenNow broken={broken} now={now} />
         </section>
       </div>
+      <section aria-labelledby="trend">
+        <h2 id="trend">Daily trend, last {trend.length} days</h2>
+        <DailyCharts days={trend} subject="all builds" href={(day) => `/builds?day=${day}`} />
+      </section>
       <section aria-labelledby="recent">
         <h2 id="recent">Recent builds</h2>
         <BuildsTable builds={recent} caption="The latest builds, newest first" />
@@ -111,7 +119,7 @@ export function OverviewLive(props: { data: OverviewData }) {
       {freshness.length > 0 && (
         <section aria-labelledby="freshness">
           <h2 id="freshness">Data freshness</h2>
-          <div class="table-wrap">
+          <div class="table-wrap" tabindex={0} role="region" aria-label="Data freshness">
             <table>
               <thead>
                 <tr>
@@ -136,5 +144,71 @@ export function OverviewLive(props: { data: OverviewData }) {
         </section>
       )}
     </div>
+  );
+}
+
+const REASONS = { red: "red now", falling: "success rate falling", slower: "slower", steady: "steady" } as const;
+
+/** "+5.1 pts", "−12.0 pts" from a change of rate. */
+function points(change: number): string {
+  const value = (change * 100).toFixed(1);
+  return `${change >= 0 ? "+" : "\u2212"}${value.replace("-", "")} pts`;
+}
+
+/** "+23%", "−8%" from a relative change. */
+function relative(change: number): string {
+  const value = Math.round(change * 100);
+  return `${value >= 0 ? "+" : "\u2212"}${Math.abs(value)}%`;
+}
+
+/**
+ * Per workflow: runs, success rate and p95 beside the previous period, flaky rate and the daily
+ * success rate as a small line; the list is in the order of what most needs a look.
+ */
+export function NeedsAttention(props: { workflows: WorkflowAttention[]; days: number }) {
+  if (props.workflows.length === 0) {
+    return <p class="muted">No workflow ran in the last {props.days} days.</p>;
+  }
+  return (
+    <>
+      <p class="muted">Last {props.days} days, compared with the {props.days} before; red now first, then falling success rates, then slower runs.</p>
+      <ol class="attention">
+        {props.workflows.map((w) => (
+          <li class={`reason-${w.reason}`}>
+            <p class="attention-head">
+              <a href={workflowHref(w.repository, w.workflow)}>
+                <span class="wrap">{w.repository}</span> · {w.workflow}
+              </a>{" "}
+              <span class={`badge ${w.reason === "red" ? "badge-failed" : w.reason === "steady" ? "badge-success" : "badge-warn"}`}>{REASONS[w.reason]}</span>
+            </p>
+            <dl class="attention-figures">
+              <div>
+                <dt>Runs</dt>
+                <dd>{w.runs}</dd>
+              </div>
+              <div>
+                <dt>Success</dt>
+                <dd>
+                  {formatPercent(w.success_rate)}
+                  {w.success_rate_change !== null && <span class="muted change"> ({points(w.success_rate_change)})</span>}
+                </dd>
+              </div>
+              <div>
+                <dt>p95</dt>
+                <dd>
+                  {formatDuration(w.p95_seconds)}
+                  {w.p95_change !== null && <span class="muted change"> ({relative(w.p95_change)})</span>}
+                </dd>
+              </div>
+              <div>
+                <dt>Flaky</dt>
+                <dd>{formatPercent(w.flaky_rate)}</dd>
+              </div>
+            </dl>
+            <Sparkline values={w.trend} />
+          </li>
+        ))}
+      </ol>
+    </>
   );
 }

@@ -3,7 +3,8 @@ import type { TrendDay } from "../src/db/build-trends.js";
 import type { SlowJob, WorkflowStats } from "../src/db/workflow-stats.js";
 import type { QueueTotal } from "../src/db/job-metrics.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
-import { BuildsTable, TrendChart } from "./components.js";
+import { DailyCharts } from "./charts.js";
+import { BuildsTable } from "./components.js";
 import { Layout } from "./layout.js";
 
 export interface WorkflowPageData {
@@ -53,13 +54,17 @@ export function WorkflowPage(props: { nonce: string; data: WorkflowPageData }) {
           Queue p95 <span class="value" data-metric="queue-p95">{formatDuration(d.queue.p95_seconds)}</span>
         </li>
       </ul>
-      <h2>Duration trend</h2>
-      <TrendChart days={d.trend} label={`Daily p50 and p95 duration of ${d.workflow}`} showRate={false} />
+      <h2>Daily trend</h2>
+      <DailyCharts
+        days={d.trend}
+        subject={`${d.workflow} in ${d.repository}`}
+        href={(day) => `/builds?${new URLSearchParams({ repository: d.repository, workflow: d.workflow, day })}`}
+      />
       <h2>Slowest jobs</h2>
       {d.slowest.length === 0 ? (
         <p class="muted">No job timings yet.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Slowest jobs">
           <table>
             <thead>
               <tr>

@@ -62,6 +62,8 @@ export interface BuildFilters {
   triggeredBy?: string | undefined;
   /** Only builds created at or after this time. */
   since?: Date | undefined;
+  /** Only builds created before this time. */
+  until?: Date | undefined;
   installations?: InstallationScope;
 }
 
@@ -73,6 +75,7 @@ function filterConditions(filters: BuildFilters) {
   if (filters.workflow) conditions.push(sql.fragment`b.workflow = ${filters.workflow}`);
   if (filters.triggeredBy) conditions.push(sql.fragment`b.triggered_by = ${filters.triggeredBy}`);
   if (filters.since) conditions.push(sql.fragment`b.created_at >= ${sql.timestamp(filters.since)}`);
+  if (filters.until) conditions.push(sql.fragment`b.created_at < ${sql.timestamp(filters.until)}`);
   return sql.join(conditions, sql.fragment` AND `);
 }
 

@@ -22,8 +22,9 @@ import { getFailureInsights } from "../db/failure-excerpts.js";
 import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
-import { getSlowestJobs, getWorkflowStats } from "../db/workflow-stats.js";
 import { getQueueTotal } from "../db/job-metrics.js";
+import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
+import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
@@ -34,6 +35,10 @@ import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
 const PAGE_COUNT_LIMIT = 10_000;
+/** The overview's figures and its "Needs attention" cover this many days (beside as many before). */
+const OVERVIEW_DAYS = 7;
+/** The overview's "Needs attention" lists this many workflows at most. */
+const ATTENTION_LIMIT = 8;
 /** A CSV export holds at most this many rows. */
 const CSV_LIMIT = 50_000;
 
@@ -44,6 +49,12 @@ const whole = (max: number) =>
     .optional()
     .transform((v) => (v === undefined || v === "" ? undefined : v))
     .pipe(z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().max(max)).optional());
+
+/** A real calendar day: "2026-02-31" is not one. */
+function isDay(value: string): boolean {
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+}
 
 const buildsQuerySchema = z
   .object({
@@ -56,6 +67,11 @@ const buildsQuerySchema = z
       .optional()
       .transform((v) => v || undefined),
     days: whole(3650),
+    day: z
+      .string()
+      .optional()
+      .transform((v) => v || undefined)
+      .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day, YYYY-MM-DD").refine(isDay, "must be a day, YYYY-MM-DD").optional()),
     offset: whole(10_000_000),
     limit: whole(200),
   })
@@ -94,15 +110,18 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const overview = async (installations: InstallationScope): Promise<OverviewData> => {
     const now = deps.now();
-    const [summary, trend, broken, recent, freshness, history, queue] = await Promise.all([
-      getMetricsSummary(deps.pool, { days: 7, now, installations }),
+    const [summary, trend, broken, recent, freshness, history, queue, periods] = await Promise.all([
+      getMetricsSummary(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
       getDailyTrend(deps.pool, { days: 14, now, installations }),
       getBrokenBranches(deps.pool, { now, installations }),
       listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getFreshness(deps.pool, installations),
       getHistoryProgress(deps.pool, now, installations),
       getQueueTotal(deps.pool, { since: new Date(now.getTime() - 7 * 86_400_000), until: now, now, installations }),
+      getWorkflowPeriods(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
     ]);
+    const shown = rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT);
+    const flaky = await countFlakyRuns(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations });
     return {
       queue,
       summary,
@@ -112,6 +131,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       now,
       freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs),
       history: describeHistoryProgress(history, now),
+      attention: shown.map((w) => withFlakyRate(w, flaky.get(workflowKey(w)) ?? 0)),
     };
   };
 
@@ -128,8 +148,17 @@ export function createPageRoutes(deps: PageDeps): Hono {
     workflow: q.workflow,
     status: q.status,
     triggeredBy: q.actor,
-    since: q.days ? new Date(deps.now().getTime() - q.days * 86_400_000) : undefined,
+    ...timeWindow(q),
   });
+
+  /** The time window of a query: one UTC day (`day`), else the last `days` days. */
+  const timeWindow = (q: z.infer<typeof buildsQuerySchema>): { since?: Date; until?: Date } => {
+    if (q.day) {
+      const start = new Date(`${q.day}T00:00:00Z`);
+      return { since: start, until: new Date(start.getTime() + 86_400_000) };
+    }
+    return q.days ? { since: new Date(deps.now().getTime() - q.days * 86_400_000) } : {};
+  };
 
   const buildsResults = async (c: Context): Promise<BuildsResultsData> => {
     const q = parseQuery(c, buildsQuerySchema);

@@ -4,11 +4,12 @@ import { z } from "zod";
 import { getMetricsSummary } from "../../src/db/build-metrics.js";
 import { getFlakiestWorkflows } from "../../src/db/channel-builds.js";
 import { decidedRun, flakyRun } from "../../src/db/metric-sql.js";
-import { getWorkflowStats } from "../../src/db/workflow-stats.js";
+import { countFlakyRuns, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../../src/db/workflow-stats.js";
 import { writeBatch } from "../../src/db/write-batch.js";
 import { flakyRate } from "../../src/domain/flaky-rate.js";
 import type { BuildRecord, JobRecord } from "../../src/domain/normalize.js";
 import { successRate } from "../../src/domain/success-rate.js";
+import { rankWorkflowAttention, withFlakyRate } from "../../src/domain/workflow-attention.js";
 import { buildRecord, jobRecord } from "../helpers/build-records.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -124,6 +125,13 @@ describe("metric rules: SQL counts and TypeScript rates agree", () => {
 
     const summary = await getMetricsSummary(db.pool, { days: 7, now: NOW, repository, workflow });
     expect(summary.success_rate).toBe(counts.success_rate);
+
+    const periods = await getWorkflowPeriods(db.pool, { days: 7, now: NOW });
+    const [ranked] = rankWorkflowAttention(periods.filter((p) => p.workflow === workflow), { days: 7, today: "2026-07-10" });
+    const flaky = await countFlakyRuns(db.pool, { workflows: [{ repository, workflow }], days: 7, now: NOW });
+    const attention = withFlakyRate(ranked!, flaky.get(workflowKey({ repository, workflow })) ?? 0);
+    expect(attention.success_rate).toBe(counts.success_rate);
+    expect(attention.flaky_rate).toBe(counts.flaky_rate);
 
     const flakiest = await getFlakiestWorkflows(db.pool, { repository, days: 7, now: NOW, limit: 100 });
     const listed = flakiest.find((f) => f.workflow === workflow);

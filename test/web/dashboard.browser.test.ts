@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { formatDuration } from "../../src/domain/format.js";
@@ -14,6 +15,33 @@ import { createTestDatabase, type TestDatabase } from "../helpers/test-database.
 /** Found or installed by the global setup (test/helpers/ensure-chromium.ts). */
 const CHROMIUM = inject("chromium");
 const XSS_BRANCH = "<img src=x onerror=alert(1)>";
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 740 };
+const WORKFLOW_PAGE = "/workflows?repository=acme%2Fapi&workflow=CI";
+const axeSource = readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
+
+/**
+ * The page's serious and critical WCAG 2.1 A/AA violations, as axe-core finds them. axe is
+ * evaluated through the DevTools protocol, so the page's Content Security Policy stays as it is.
+ */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(await axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: unknown) => Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return result.violations;
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`);
+}
 
 describe("dashboard in a real browser", () => {
   let db: TestDatabase;
@@ -21,6 +49,7 @@ describe("dashboard in a real browser", () => {
   let browser: Browser;
   const now = new Date();
   const dialogs: string[] = [];
+  const delivered: SeedRun[] = [];
 
   async function post(event: string, payload: unknown) {
     const body = JSON.stringify(payload);
@@ -38,11 +67,12 @@ describe("dashboard in a real browser", () => {
   }
 
   async function deliverRun(run: SeedRun, jobs = ["build", "test"]) {
+    delivered.push(run);
     for (const [i, name] of jobs.entries()) await post("workflow_job", jobPayload(run, name, i));
     await post("workflow_run", runPayload(run));
   }
 
-  async function newPage(viewport = { width: 1280, height: 900 }): Promise<Page> {
+  async function newPage(viewport = DESKTOP): Promise<Page> {
     const page = await browser.newPage({ viewport });
     page.on("dialog", (dialog) => {
       dialogs.push(dialog.message());
@@ -67,11 +97,28 @@ describe("dashboard in a real browser", () => {
       actor: "<b>mallory</b>",
       message: '<script>alert("commit")</script> and "quotes" & ampersands',
     });
+    // The latest run on main of acme/infra's CI fails: red now.
+    await deliverRun({
+      id: 990_003,
+      repository: "acme/infra",
+      workflow: "CI",
+      branch: "main",
+      conclusion: "failure",
+      createdAt: new Date(now.getTime() - 3_600_000),
+      seconds: 240,
+      actor: "hubot",
+      message: "Break the build on main",
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM.path,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
   });
+
+  async function failedBuildId(): Promise<number> {
+    const answer = (await (await fetch(`${app.url}/api/builds?limit=1&status=failed&repository=acme%2Fapi`)).json()) as { builds: Array<{ id: number }> };
+    return answer.builds[0]!.id;
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -79,7 +126,7 @@ describe("dashboard in a real browser", () => {
     await db?.drop();
   });
 
-  it("renders the overview's figures from the recorded builds, and saves a screenshot", async () => {
+  it("renders the overview's figures from the recorded builds", async () => {
     const summary = (await (await fetch(`${app.url}/api/metrics/summary?days=7`)).json()) as {
       total_builds: number;
       success_rate: number;
@@ -91,20 +138,12 @@ describe("dashboard in a real browser", () => {
     await page.goto(`${app.url}/`);
     expect(await page.textContent('[data-metric="builds"]')).toBe(String(summary.total_builds));
     expect(await page.textContent('[data-metric="success-rate"]')).toBe(`${(summary.success_rate * 100).toFixed(1)}%`);
-    expect(await page.locator("svg.chart path.rate").count()).toBe(1);
+    expect(await page.locator("figure.daily-charts svg.chart").count()).toBe(2);
     expect(await page.locator('section[aria-labelledby="recent"] tbody tr').count()).toBe(20);
     expect(await page.locator(".broken li").count()).toBeGreaterThan(0);
     // htmx loaded from our own server under the CSP, and nothing was refused.
     expect(await page.evaluate(() => typeof (window as unknown as { htmx?: unknown }).htmx)).toBe("object");
     expect(errors, errors.join("\n")).toEqual([]);
-    await mkdir(projectPath("docs"), { recursive: true });
-    // The README's picture is refreshed on request (UPDATE_SCREENSHOT=1), so a test run leaves
-    // the work tree as it found it; otherwise the shot still proves the page renders.
-    const shot = await page.screenshot({
-      path: process.env.UPDATE_SCREENSHOT === "1" ? projectPath("docs", "overview.png") : undefined,
-      fullPage: true,
-    });
-    expect(shot.length).toBeGreaterThan(10_000);
     await page.close();
   });
 
@@ -200,12 +239,159 @@ describe("dashboard in a real browser", () => {
   });
 
   it("has no horizontal scroll on a phone", async () => {
-    const page = await newPage({ width: 375, height: 740 });
-    const build = (await (await fetch(`${app.url}/api/builds?limit=1&status=failed`)).json()) as { builds: Array<{ id: number }> };
-    for (const path of ["/", "/builds", `/builds/${build.builds[0]!.id}`, "/alerts"]) {
+    const page = await newPage(PHONE);
+    for (const path of ["/", "/builds", `/builds/${await failedBuildId()}`, WORKFLOW_PAGE, "/alerts", "/docs"]) {
       await page.goto(`${app.url}${path}`);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, path).toBeLessThanOrEqual(0);
+    }
+    await page.close();
+  });
+
+  it("has no serious or critical accessibility violation on any page, at desktop and at phone width", async () => {
+    const pages = ["/", "/builds", `/builds?day=${now.toISOString().slice(0, 10)}`, `/builds/${await failedBuildId()}`, WORKFLOW_PAGE, "/alerts", "/docs", "/account", "/setup"];
+    for (const viewport of [DESKTOP, PHONE]) {
+      const page = await newPage(viewport);
+      for (const path of pages) {
+        const response = await page.goto(`${app.url}${path}`);
+        // /setup answers 409 once an app is configured, as here: that page is checked too.
+        expect(response?.status(), path).toBe(path === "/setup" ? 409 : 200);
+        expect(await seriousViolations(page), `${path} at ${viewport.width} px`).toEqual([]);
+      }
+      await page.close();
+    }
+  }, 180_000);
+
+  it("saves screenshots of the overview, a build and a workflow at desktop and phone width", async () => {
+    // The README's pictures are refreshed on request (UPDATE_SCREENSHOT=1), so a test run leaves
+    // the work tree as it found it; otherwise the shots still prove the pages render.
+    const save = process.env.UPDATE_SCREENSHOT === "1";
+    if (save) await mkdir(projectPath("docs"), { recursive: true });
+    const shots: Array<[string, string]> = [
+      ["overview", "/"],
+      ["build", `/builds/${await failedBuildId()}`],
+      ["workflow", WORKFLOW_PAGE],
+    ];
+    for (const [name, path] of shots) {
+      for (const [width, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
+        const page = await newPage(viewport);
+        await page.goto(`${app.url}${path}`);
+        const shot = await page.screenshot({ path: save ? projectPath("docs", `${name}-${width}.png`) : undefined, fullPage: true });
+        expect(shot.length, `${name} at ${width} width`).toBeGreaterThan(10_000);
+        await page.close();
+      }
+    }
+  });
+
+  it("charts success rate and duration in panels of their own, with a day's values on hover and focus, failed days marked and each day linking to its builds", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/`);
+    const [rate, duration] = [page.locator("figure.daily-charts svg.chart").nth(0), page.locator("figure.daily-charts svg.chart").nth(1)];
+    // Axis ticks with units: percentages on one, durations on the other.
+    expect(await rate.locator("text.tick").allTextContents()).toEqual(expect.arrayContaining(["0%", "50%", "100%"]));
+    const durationTicks = await duration.locator("text.tick").allTextContents();
+    expect(durationTicks.filter((t) => /^\d+(s|m|h)( \d+(s|m))?$/.test(t)).length).toBeGreaterThanOrEqual(2);
+    // The table beside the chart: one row per day, the same days the chart links to.
+    const rows = page.locator("figure.daily-charts tbody tr");
+    expect(await rows.count()).toBe(14);
+    const failedDays: string[] = [];
+    for (let i = 0; i < 14; i++) {
+      if (Number(await rows.nth(i).locator("td").nth(2).textContent()) > 0) failedDays.push((await rows.nth(i).locator("th").textContent())!);
+    }
+    expect(failedDays.length).toBeGreaterThan(0);
+    expect(await rate.locator("circle.failed-mark").count()).toBe(failedDays.length);
+    expect(await duration.locator("circle.failed-mark").count()).toBe(failedDays.length);
+    // Hover a day: its values replace the latest day's in the panel's top line.
+    const day = failedDays[0]!;
+    const link = rate.locator(`a.day[href="/builds?day=${day}"]`);
+    const readout = link.locator("xpath=following-sibling::*[1]");
+    expect(await readout.isVisible()).toBe(false);
+    await link.hover();
+    await expect.poll(() => readout.isVisible()).toBe(true);
+    expect(await readout.textContent()).toMatch(/^\w{3} \d{1,2}: \d+\.\d% of \d+, \d+ failed$/);
+    expect(await rate.locator("text.readout-default").isVisible()).toBe(false);
+    // Keyboard focus shows it too, and the link names the same values.
+    await page.mouse.move(0, 0);
+    const durationLink = duration.locator(`a.day[href="/builds?day=${day}"]`);
+    await durationLink.focus();
+    const durationReadout = durationLink.locator("xpath=following-sibling::*[1]");
+    await expect.poll(() => durationReadout.isVisible()).toBe(true);
+    expect(await durationReadout.textContent()).toMatch(/p50 .+, p95 .+, \d+ failed$/);
+    expect(await durationLink.locator("title").textContent()).toContain(`${await durationReadout.textContent()}.`);
+    // Opening the day shows that day's builds only.
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`/builds\\?day=${day}$`));
+    const times = await page.locator("#results tbody time").evaluateAll((nodes) => nodes.map((n) => n.getAttribute("datetime")));
+    expect(times.length).toBeGreaterThan(0);
+    for (const time of times) expect(time!.slice(0, 10)).toBe(day);
+    expect(await page.inputValue('input[name="day"]')).toBe(day);
+    await page.close();
+  });
+
+  it("charts a workflow's success rate and p50/p95 with links to its builds of the day", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}${WORKFLOW_PAGE}`);
+    expect(await page.locator("figure.daily-charts svg.chart").count()).toBe(2);
+    expect(await page.locator("figure.daily-charts svg.chart").nth(1).locator("path.p50, path.p95").count()).toBe(2);
+    const href = await page.locator("figure.daily-charts svg.chart a.day").last().getAttribute("href");
+    expect(href).toBe(`/builds?repository=acme%2Fapi&workflow=CI&day=${now.toISOString().slice(0, 10)}`);
+    await page.close();
+  });
+
+  it("lists the workflows that need attention, red now first, each linking to its page", async () => {
+    const page = await newPage();
+    await page.goto(`${app.url}/`);
+    const items = page.locator("ol.attention > li");
+    expect(await items.count()).toBeGreaterThan(1);
+    const reasons = await items.evaluateAll((nodes) => nodes.map((n) => n.className.replace("reason-", "")));
+    const order = ["red", "falling", "slower", "steady"];
+    expect([...reasons].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(reasons);
+    // Red now: the workflows with a run this week whose latest finished run on main failed.
+    const red = new Set<string>();
+    const weekAgo = Date.now() - 7 * 86_400_000;
+    for (const key of new Set(delivered.map((r) => `${r.repository} · ${r.workflow}`))) {
+      const runs = delivered.filter((r) => `${r.repository} · ${r.workflow}` === key);
+      const latestOnMain = runs
+        .filter((r) => r.branch === "main" && (r.conclusion === "success" || r.conclusion === "failure"))
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+      if (latestOnMain?.conclusion === "failure" && runs.some((r) => r.createdAt.getTime() > weekAgo)) red.add(key);
+    }
+    const names = await items.locator(".attention-head a").allTextContents();
+    expect(red.size).toBeGreaterThan(0);
+    expect(new Set(names.slice(0, red.size))).toEqual(red);
+    expect(reasons.filter((r) => r === "red")).toHaveLength(red.size);
+    const first = items.first();
+    expect(await first.locator(".attention-figures dt").allTextContents()).toEqual(["Runs", "Success", "p95", "Flaky"]);
+    expect(await first.locator("svg.spark path").getAttribute("d")).toMatch(/^M/);
+    await first.locator(".attention-head a").click();
+    await page.waitForURL(/\/workflows\?repository=/);
+    expect(await page.textContent("h1")).toContain(names[0]!.split(" · ")[1]!);
+    await page.close();
+  });
+
+  it("shows builds as cards on a phone, and charts across the full width with legible labels", async () => {
+    const page = await newPage(PHONE);
+    await page.goto(`${app.url}/builds`);
+    expect(await page.locator("#results table").isVisible()).toBe(false);
+    const cards = page.locator("#results .build-cards > li");
+    expect(await cards.count()).toBe(50);
+    const card = cards.first();
+    expect(await card.isVisible()).toBe(true);
+    const text = (await card.textContent())!;
+    expect(text).toMatch(/success|failed|cancelled/);
+    expect(text).toMatch(/acme\/(api|web|infra) · (CI|Deploy|Nightly)/);
+    expect(text).toContain("Branch");
+    expect(await card.locator("code").textContent()).toMatch(/^[0-9a-f]{7}$/);
+    expect(text).toMatch(/\d+m \d{2}s|\d+s/);
+    expect(await card.locator("time").count()).toBe(1);
+    await page.goto(`${app.url}/`);
+    const main = await page.locator("main").evaluate((m) => m.clientWidth - parseFloat(getComputedStyle(m).paddingLeft) - parseFloat(getComputedStyle(m).paddingRight));
+    for (const chart of await page.locator("figure.daily-charts svg.chart").all()) {
+      const box = (await chart.boundingBox())!;
+      expect(box.width).toBeGreaterThanOrEqual(main - 1);
+      // Tick labels stay at least 11 px tall on screen.
+      const label = (await chart.locator("text.tick").first().boundingBox())!;
+      expect(label.height).toBeGreaterThanOrEqual(11);
     }
     await page.close();
   });

@@ -78,8 +78,29 @@ describe("pages", () => {
     expect(full).toContain('<option value="failed" selected="">failed</option>');
   });
 
+  it("filters builds to one UTC day, the day a chart links to", async () => {
+    const results = async (query: string) => (await app.request(`/builds?${query}`, { headers: { "hx-request": "true" } })).text();
+    // Runs 1 and 2 were created on June 8, runs 3 and 4 on June 9 (UTC).
+    expect(await results("day=2026-06-08")).toContain("Builds 1–2 of 2");
+    expect(await results("day=2026-06-09&repository=acme%2Fweb")).toContain("Builds 1–1 of 1");
+    expect(await results("day=2026-06-07")).toContain("No builds match.");
+    const csv = await (await app.request("/builds.csv?day=2026-06-08")).text();
+    expect(csv).toContain("HYPERLINK"); // run 1
+    expect(csv).toContain('"Say ""hi"", then'); // run 2
+    expect(csv).not.toContain("2026-06-09");
+    const page = await (await app.request("/builds?day=2026-06-08")).text();
+    expect(page).toContain('name="day" value="2026-06-08"');
+    // The overview's chart and the workflow's link their days here.
+    expect(await (await app.request("/")).text()).toContain('href="/builds?day=2026-06-08"');
+    expect(await (await app.request("/workflows?repository=acme%2Fapi&workflow=CI")).text()).toContain(
+      'href="/builds?repository=acme%2Fapi&amp;workflow=CI&amp;day=2026-06-08"',
+    );
+  });
+
   it("refuses bad filters and unknown builds", async () => {
     expect((await app.request("/builds?status=bogus")).status).toBe(400);
+    expect((await app.request("/builds?day=2026-02-31")).status).toBe(400);
+    expect((await app.request("/builds?day=yesterday")).status).toBe(400);
     const missing = await app.request("/builds/424242", { headers: { accept: "text/html" } });
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain("Not found.");

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
+import { countFlakyRuns, getWorkflowPeriods, workflowKey } from "../../src/db/workflow-stats.js";
+import { createIngest } from "../../src/ingest.js";
+import type { BuildRecord } from "../../src/domain/normalize.js";
+import { buildRecord, jobRecord } from "../helpers/build-records.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
+
+const NOW = new Date("2026-07-15T12:00:00Z");
+const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000);
+
+let nextId = 90_000;
+function run(workflow: string, status: BuildRecord["status"], createdAt: Date, fields: Partial<BuildRecord> = {}): BuildRecord {
+  const externalId = nextId++;
+  return buildRecord({
+    externalId,
+    workflow,
+    status,
+    createdAt,
+    finishedAt: status === "success" || status === "failed" ? new Date(createdAt.getTime() + 100_000) : null,
+    payload: { id: externalId, repository: { default_branch: "main" } },
+    ...fields,
+  });
+}
+
+describe("getWorkflowPeriods", () => {
+  let db: TestDatabase;
+  const retried = run("CI", "success", daysAgo(2), { runAttempt: 2, commitSha: "c-retried" });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const runs = [
+      // CI: the previous week all green and quick, this week slower, one failure on a branch, a flaky re-run.
+      run("CI", "success", daysAgo(10), { finishedAt: new Date(daysAgo(10).getTime() + 60_000) }),
+      run("CI", "success", daysAgo(9), { finishedAt: new Date(daysAgo(9).getTime() + 60_000) }),
+      run("CI", "success", daysAgo(3)),
+      run("CI", "failed", daysAgo(2.5), { branch: "feature/x" }),
+      retried,
+      run("CI", "cancelled", daysAgo(1)),
+      // Deploy: its latest decided run on main failed (a later cancelled run does not count); red now.
+      run("Deploy", "success", daysAgo(4)),
+      run("Deploy", "failed", daysAgo(1)),
+      run("Deploy", "cancelled", daysAgo(0.5)),
+      // Lint: failed on main, but the default branch the poller stored is "trunk", where it passed.
+      run("Lint", "failed", daysAgo(1), { repositoryId: 880_002, repository: "acme/lint" }),
+      run("Lint", "success", daysAgo(2), { repositoryId: 880_002, repository: "acme/lint", branch: "trunk" }),
+      // Old: nothing this week, so not listed.
+      run("Old", "failed", daysAgo(10)),
+      // Another installation's workflow.
+      run("Hidden", "failed", daysAgo(1), { installationId: 77 }),
+    ];
+    // Through the real ingest, oldest first, so branch states are kept as in production (as
+    // history: no alert is queued).
+    const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
+    await ingest({ kind: "job", record: jobRecord({ id: 9_000_001, runId: retried.externalId, runAttempt: 1, status: "failed", commitSha: "c-retried" }) });
+    for (const record of [...runs].sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime())) {
+      await ingest({ kind: "run", record, history: true });
+    }
+    await upsertSyncRepository(db.pool, { id: 880_002, installationId: 1, fullName: "acme/lint", defaultBranch: "trunk" });
+  });
+  afterAll(() => db.drop());
+
+  it("counts each workflow's current and previous week, whether its default branch is red, and its days", async () => {
+    const rows = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: null });
+    const byName = Object.fromEntries(rows.map((r) => [r.workflow, r]));
+    expect(Object.keys(byName).sort()).toEqual(["CI", "Deploy", "Hidden", "Lint"]);
+    expect(byName.CI).toMatchObject({
+      repository: "acme/records",
+      runs: 4,
+      success: 2,
+      failed: 1,
+      previous_success: 2,
+      previous_failed: 0,
+      red_now: false,
+    });
+    expect(byName.CI!.p95).toBeCloseTo(100, 6);
+    expect(byName.CI!.previous_p95).toBeCloseTo(60, 6);
+    expect(byName.CI!.days).toEqual([
+      { day: "2026-07-05", success: 1, failed: 0 },
+      { day: "2026-07-06", success: 1, failed: 0 },
+      { day: "2026-07-12", success: 1, failed: 0 },
+      { day: "2026-07-13", success: 1, failed: 1 },
+    ]);
+    expect(byName.Deploy).toMatchObject({ runs: 3, success: 1, failed: 1, red_now: true });
+    expect(byName.Lint).toMatchObject({ repository: "acme/lint", red_now: false });
+  });
+
+  it("counts the flaky runs of the workflows asked for", async () => {
+    const flaky = await countFlakyRuns(db.pool, {
+      workflows: [{ repository: "acme/records", workflow: "CI" }, { repository: "acme/records", workflow: "Deploy" }],
+      days: 7,
+      now: NOW,
+    });
+    expect([...flaky]).toEqual([[workflowKey({ repository: "acme/records", workflow: "CI" }), 1]]);
+  });
+
+  it("reads only the installations asked for", async () => {
+    const rows = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: [77] });
+    expect(rows.map((r) => r.workflow)).toEqual(["Hidden"]);
+  });
+});
