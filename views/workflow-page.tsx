@@ -2,6 +2,7 @@ import type { Build } from "../src/db/builds.js";
 import type { TrendDay } from "../src/db/build-trends.js";
 import type { SlowJob, WorkflowStats } from "../src/db/workflow-stats.js";
 import type { QueueTotal } from "../src/db/job-metrics.js";
+import type { TopFailure } from "../src/db/failure-excerpts.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import { DailyCharts } from "./charts.js";
 import { BuildsTable } from "./components.js";
@@ -17,6 +18,8 @@ export interface WorkflowPageData {
   recent: Build[];
   /** Queue time of the workflow's jobs over the window. */
   queue: QueueTotal;
+  /** The failure signatures seen most over the window. */
+  failures: TopFailure[];
 }
 
 /** One workflow of one repository: duration trend, success and flaky rates, slowest jobs. */
@@ -60,6 +63,41 @@ export function WorkflowPage(props: { nonce: string; data: WorkflowPageData }) {
         subject={`${d.workflow} in ${d.repository}`}
         href={(day) => `/builds?${new URLSearchParams({ repository: d.repository, workflow: d.workflow, day })}`}
       />
+      <h2>Top failures</h2>
+      {d.failures.length === 0 ? (
+        <p class="muted">No failure with a known error in this window.</p>
+      ) : (
+        <div class="table-wrap" tabindex={0} role="region" aria-label="Top failures">
+          <table data-top-failures>
+            <thead>
+              <tr>
+                <th scope="col">Error</th>
+                <th scope="col" class="num">Failed jobs</th>
+                <th scope="col" class="num">Runs</th>
+                <th scope="col">First seen</th>
+                <th scope="col">Last seen</th>
+                <th scope="col">Branches</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.failures.map((f) => (
+                <tr>
+                  <td class="wrap">
+                    <a href={`/builds/${f.latest_build_id}`}>
+                      <code>{f.error_line ?? f.signature}</code>
+                    </a>
+                  </td>
+                  <td class="num">{f.failures}</td>
+                  <td class="num">{f.runs}</td>
+                  <td>{f.first_seen.toISOString().slice(0, 10)}</td>
+                  <td>{f.last_seen.toISOString().slice(0, 10)}</td>
+                  <td class="wrap">{f.branches.join(", ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <h2>Slowest jobs</h2>
       {d.slowest.length === 0 ? (
         <p class="muted">No job timings yet.</p>

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Annotation } from "../domain/failure-signature.js";
 import type { FailureInsight, SeenBefore } from "../domain/failure-insight.js";
 import { BUILD_CHANGED_CHANNEL } from "./builds.js";
-import { jsonText, text } from "./values.js";
+import { inScope, jsonText, text, type InstallationScope } from "./values.js";
 
 /** The failure-excerpts outbox, one row per failed job: claims return the job's id (see db/outbox.ts). */
 export const FAILURE_EXCERPTS_OUTBOX = {
@@ -194,4 +194,54 @@ export async function getFirstErrorLines(connection: CommonQueryMethods, buildId
       AND coalesce(f.signature_line, f.lines[array_length(f.lines, 1)]) IS NOT NULL
     ORDER BY f.build_id, j.started_at NULLS LAST, f.job_id`);
   return new Map(rows.map((r) => [r.build_id, r.line]));
+}
+
+/** One failure signature over a window: how often, since when, where, and its latest run. */
+export const topFailureSchema = z.object({
+  repository: z.string(),
+  signature: z.string(),
+  error_line: z.string().nullable(),
+  failures: z.number().int(),
+  runs: z.number().int(),
+  first_seen: z.date(),
+  last_seen: z.date(),
+  branches: z.array(z.string()),
+  workflows: z.array(z.string()),
+  latest_build_id: z.number().int(),
+});
+export type TopFailure = z.infer<typeof topFailureSchema>;
+
+/**
+ * The failure signatures seen most in a window, per repository: failed jobs, runs, first and
+ * last seen, branches and workflows, and the latest run with it (newest first among equals).
+ * Jobs without a signature (generic or unread errors) are left out.
+ */
+export async function listTopFailures(
+  connection: CommonQueryMethods,
+  options: { since: Date; repository?: string; workflow?: string; limit: number; installations?: InstallationScope },
+): Promise<TopFailure[]> {
+  const conditions = [
+    sql.fragment`f.signature IS NOT NULL`,
+    sql.fragment`f.failed_at >= ${sql.timestamp(options.since)}`,
+    inScope(sql.fragment`b.installation_id`, options.installations),
+  ];
+  if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
+  if (options.workflow) conditions.push(sql.fragment`b.workflow = ${options.workflow}`);
+  const rows = await connection.any(sql.type(topFailureSchema)`
+    SELECT (array_agg(b.repository ORDER BY f.failed_at DESC))[1] AS repository,
+           f.signature,
+           (array_agg(f.signature_line ORDER BY f.failed_at DESC))[1] AS error_line,
+           count(*)::int AS failures,
+           count(DISTINCT f.build_id)::int AS runs,
+           min(f.failed_at) AS first_seen,
+           max(f.failed_at) AS last_seen,
+           coalesce(array_agg(DISTINCT b.branch) FILTER (WHERE b.branch IS NOT NULL), '{}') AS branches,
+           array_agg(DISTINCT b.workflow) AS workflows,
+           (array_agg(f.build_id ORDER BY f.failed_at DESC))[1] AS latest_build_id
+    FROM failure_excerpts f JOIN builds b ON b.id = f.build_id
+    WHERE ${sql.join(conditions, sql.fragment` AND `)}
+    GROUP BY f.repository_id, f.signature
+    ORDER BY failures DESC, last_seen DESC
+    LIMIT ${options.limit}`);
+  return [...rows];
 }

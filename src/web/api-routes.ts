@@ -4,6 +4,7 @@ import type { DatabasePool } from "slonik";
 import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { buildJobSchema, buildSchema, getBuild, listBuilds } from "../db/builds.js";
+import { listTopFailures, topFailureSchema } from "../db/failure-excerpts.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
@@ -35,6 +36,18 @@ export const summaryQuery = z
     workflow: filter,
   })
   .strict();
+
+export const failuresQuery = z
+  .object({
+    days: wholeNumber(1, 90, 7),
+    limit: wholeNumber(1, 100, 20),
+    repository: filter,
+    workflow: filter,
+  })
+  .strict();
+
+/** GET /api/failures's answer. */
+export const failuresAnswerSchema = z.object({ window_days: z.number().int(), failures: z.array(topFailureSchema) });
 
 /** GET /api/builds's answer. */
 export const buildsAnswerSchema = z.object({ builds: z.array(buildSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
@@ -107,6 +120,14 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
   app.get("/metrics/summary", async (c) => {
     const q = parseQuery(c, summaryQuery);
     return c.json(await getMetricsSummary(deps.pool, { ...q, now: deps.now(), installations: scopeOf(c) }));
+  });
+
+  app.get("/failures", async (c) => {
+    const q = parseQuery(c, failuresQuery);
+    const since = new Date(deps.now().getTime() - q.days * 86_400_000);
+    const failures = await listTopFailures(deps.pool, { since, repository: q.repository, workflow: q.workflow, limit: q.limit, installations: scopeOf(c) });
+    const answer: z.infer<typeof failuresAnswerSchema> = { window_days: q.days, failures };
+    return c.json(answer);
   });
 
   app.get("/sync", async (c) => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { metricsSummarySchema } from "../db/build-metrics.js";
 import { alertRulesSchema } from "../domain/alert-rules.js";
 import { alertsAnswerSchema, pageQuery, testAlertAnswerSchema } from "./alert-routes.js";
-import { buildDetailSchema, buildsAnswerSchema, buildsQuery, summaryQuery, syncAnswerSchema } from "./api-routes.js";
+import { buildDetailSchema, buildsAnswerSchema, buildsQuery, failuresAnswerSchema, failuresQuery, summaryQuery, syncAnswerSchema } from "./api-routes.js";
 import { queueQuery, usageQuery } from "./runner-api-routes.js";
 import { queueReportSchema, usageReportSchema } from "./runner-insights.js";
 
@@ -173,6 +173,19 @@ export function createOpenApiDocument(baseUrl: string) {
           operationId: "getSync",
           summary: "How current each installation's data is, and the progress of the history import",
           responses: { "200": json("Each installation's sync state", schema(syncAnswerSchema)), ...guarded },
+        },
+      },
+      "/api/failures": {
+        get: {
+          operationId: "listTopFailures",
+          summary: "The failure signatures seen most in a window (the normalised error line of failed jobs), per repository",
+          parameters: parameters(failuresQuery, {
+            days: "Window in days",
+            limit: "Signatures at most",
+            repository: "owner/name",
+            workflow: "Workflow name",
+          }),
+          responses: { "200": json("Signatures with counts, first and last seen, branches and the latest run", schema(failuresAnswerSchema)), "400": error("A query parameter was refused"), ...guarded },
         },
       },
       "/api/metrics/queue": {

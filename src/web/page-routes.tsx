@@ -23,6 +23,7 @@ import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getQueueTotal } from "../db/job-metrics.js";
+import { listTopFailures } from "../db/failure-excerpts.js";
 import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
 import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
@@ -227,16 +228,20 @@ export function createPageRoutes(deps: PageDeps): Hono {
     const days = q.days || 30;
     const installations = scopeOf(c);
     const filter = { repository: q.repository, workflow: q.workflow, days, now, installations };
-    const [stats, trend, slowest, recent, queue] = await Promise.all([
+    const [stats, trend, slowest, recent, queue, failures] = await Promise.all([
       getWorkflowStats(deps.pool, filter),
       getDailyTrend(deps.pool, { ...filter }),
       getSlowestJobs(deps.pool, filter),
       listBuilds(deps.pool, { repository: q.repository, workflow: q.workflow, installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getQueueTotal(deps.pool, { ...filter, since: new Date(now.getTime() - days * 86_400_000), until: now }),
+      listTopFailures(deps.pool, { repository: q.repository, workflow: q.workflow, since: new Date(now.getTime() - days * 86_400_000), limit: 5, installations }),
     ]);
     return page(
       c,
-      <WorkflowPage nonce={nonceOf(c)} data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds, queue }} />,
+      <WorkflowPage
+        nonce={nonceOf(c)}
+        data={{ repository: q.repository, workflow: q.workflow, days, stats, trend, slowest, recent: recent.builds, queue, failures }}
+      />,
     );
   });
 

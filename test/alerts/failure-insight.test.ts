@@ -205,5 +205,20 @@ describe("failure insight in alerts, check runs and the build page", () => {
     const text = JSON.stringify(answer.blocks);
     expect(text).toContain("`Error: connect ECONNREFUSED 10.0.9.1:6543 (pool /tmp/run-7/db.ts:97)`");
     expect(text).toContain("`Error: connect ECONNREFUSED 10.0.3.7:5432 (pool /home/runner/work/api/db.ts:12)`");
+
+    // The top signatures of the window: both failures under one, the latest run linked.
+    const top = (await (await app.request("/api/failures?days=14")).json()) as { failures: Array<Record<string, unknown>> };
+    expect(top.failures).toHaveLength(1);
+    expect(top.failures[0]).toMatchObject({
+      failures: 2,
+      runs: 2,
+      branches: ["main"],
+      error_line: "Error: connect ECONNREFUSED 10.0.9.1:6543 (pool /tmp/run-7/db.ts:97)",
+      latest_build_id: await buildId(runId),
+    });
+    // The workflow page lists it too, linked to the latest run.
+    const [name] = top.failures[0]!.workflows as string[];
+    const workflow = await (await app.request(`/workflows?${new URLSearchParams({ repository: "acme/api", workflow: name! })}`)).text();
+    expect(workflow).toContain(`<a href="/builds/${await buildId(runId)}"><code>Error: connect ECONNREFUSED 10.0.9.1:6543 (pool /tmp/run-7/db.ts:97)</code></a>`);
   });
 });

@@ -213,7 +213,7 @@ describe("dashboard in a real browser", () => {
   });
 
   it("shows the Runners page's queue figures as the API gives them, at desktop and phone width", async () => {
-    const hostile = { id: 990_003, repository: "acme/web", workflow: "CI", branch: "main", conclusion: "success" as const, createdAt: new Date(now.getTime() - 3_600_000), seconds: 80, actor: "mona", message: "Labels" };
+    const hostile = { id: 990_013, repository: "acme/web", workflow: "CI", branch: "main", conclusion: "success" as const, createdAt: new Date(now.getTime() - 3_600_000), seconds: 80, actor: "mona", message: "Labels" };
     const job = jobPayload(hostile, "odd", 0);
     job.workflow_job.labels = ["self-hosted", '<img src=x onerror=alert("label")>'];
     await post("workflow_job", job);

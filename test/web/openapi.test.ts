@@ -158,6 +158,8 @@ describe("/openapi.json", () => {
       { method: "get", path: "/api/metrics/summary", url: "/api/metrics/summary?days=30", status: 200, headers: bearer },
       { method: "get", path: "/api/metrics/summary", url: "/api/metrics/summary?days=x", status: 400, headers: bearer },
       { method: "get", path: "/api/sync", url: "/api/sync", status: 200, headers: bearer },
+      { method: "get", path: "/api/failures", url: "/api/failures?days=30&repository=acme%2Fapi", status: 200, headers: bearer },
+      { method: "get", path: "/api/failures", url: "/api/failures?days=91", status: 400, headers: bearer },
       { method: "get", path: "/api/metrics/queue", url: "/api/metrics/queue?days=30&labels=ubuntu-latest", status: 200, headers: bearer },
       { method: "get", path: "/api/metrics/queue", url: "/api/metrics/queue?days=0", status: 400, headers: bearer },
       { method: "get", path: "/api/metrics/usage", url: "/api/metrics/usage?days=30", status: 200, headers: bearer },
