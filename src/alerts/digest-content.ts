@@ -1,5 +1,6 @@
 import type { DatabasePool } from "slonik";
 import { getDigestCounts, getJobCounts, getTimeToGreen, getWorkflowCounts, getWorkflowDurations, type DigestScope } from "../db/digest-figures.js";
+import { listTopFailures } from "../db/failure-excerpts.js";
 import { getQueueTotal, getUsageGroups } from "../db/job-metrics.js";
 import { durationTrend, periodBefore, rateChange } from "../domain/digest-period.js";
 import { flakyRate } from "../domain/flaky-rate.js";
@@ -26,6 +27,8 @@ export interface DigestContent {
   mostFailing: DigestItem[];
   flakiest: DigestItem[];
   slowest: Array<DigestItem & { p50Seconds: number; trend: number | null }>;
+  /** The failure signatures seen most (the normalised error line of failed jobs), each linked to its latest run. */
+  topFailures: DigestItem[];
   queueP95Seconds: number | null;
   estimatedMinutes: number;
   selfHostedMinutes: number;
@@ -42,7 +45,7 @@ export async function loadDigestContent(
 ): Promise<DigestContent> {
   const scope: DigestScope = { repositories: options.repositories, start: options.start, end: options.end };
   const before: DigestScope = { ...scope, ...periodBefore(scope) };
-  const [counts, previous, workflows, jobs, durations, previousDurations, green, queue, usage] = await Promise.all([
+  const [counts, previous, workflows, jobs, durations, previousDurations, green, queue, usage, failures] = await Promise.all([
     getDigestCounts(pool, scope),
     getDigestCounts(pool, before),
     getWorkflowCounts(pool, scope),
@@ -52,6 +55,7 @@ export async function loadDigestContent(
     getTimeToGreen(pool, scope),
     getQueueTotal(pool, { since: scope.start, until: scope.end, now: scope.end, repositories: scope.repositories }),
     getUsageGroups(pool, { since: scope.start, until: scope.end, repositories: scope.repositories }),
+    listTopFailures(pool, { since: scope.start, until: scope.end, repositories: scope.repositories, limit: TOP }),
   ]);
   const workflowUrl = (repository: string, workflow: string) =>
     `${options.baseUrl}/workflows?${new URLSearchParams({ repository, workflow })}`;
@@ -95,6 +99,11 @@ export async function loadDigestContent(
     mostFailing: top([...failingWorkflows, ...failingJobs]),
     flakiest: top([...flakyWorkflows, ...flakyJobs]),
     slowest,
+    topFailures: failures.map((f) => ({
+      label: (f.error_line ?? f.signature).slice(0, 200),
+      detail: `${f.failures} failed ${f.failures === 1 ? "job" : "jobs"} in ${f.runs} ${f.runs === 1 ? "run" : "runs"}, ${f.repository}`,
+      url: `${options.baseUrl}/builds/${f.latest_build_id}`,
+    })),
     queueP95Seconds: queue.p95_seconds,
     estimatedMinutes: minutes.estimated_minutes,
     selfHostedMinutes: minutes.self_hosted_minutes,

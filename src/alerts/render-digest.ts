@@ -42,6 +42,7 @@ function lists(content: DigestContent): Array<[string, Array<DigestItem & { extr
     ["Most failing", content.mostFailing],
     ["Flakiest", content.flakiest],
     ["Slowest workflows (p50)", content.slowest.map((s) => ({ ...s, detail: `${formatDuration(s.p50Seconds)}, ${s.detail}${trend(s.trend)}` }))],
+    ["Top failures", content.topFailures],
   ];
 }
 

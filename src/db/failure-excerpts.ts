@@ -218,14 +218,16 @@ export type TopFailure = z.infer<typeof topFailureSchema>;
  */
 export async function listTopFailures(
   connection: CommonQueryMethods,
-  options: { since: Date; repository?: string; workflow?: string; limit: number; installations?: InstallationScope },
+  options: { since: Date; until?: Date; repository?: string; repositories?: readonly string[]; workflow?: string; limit: number; installations?: InstallationScope },
 ): Promise<TopFailure[]> {
   const conditions = [
     sql.fragment`f.signature IS NOT NULL`,
     sql.fragment`f.failed_at >= ${sql.timestamp(options.since)}`,
     inScope(sql.fragment`b.installation_id`, options.installations),
   ];
+  if (options.until) conditions.push(sql.fragment`f.failed_at < ${sql.timestamp(options.until)}`);
   if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
+  if (options.repositories) conditions.push(sql.fragment`b.repository = ANY(${sql.array([...options.repositories], "text")})`);
   if (options.workflow) conditions.push(sql.fragment`b.workflow = ${options.workflow}`);
   const rows = await connection.any(sql.type(topFailureSchema)`
     SELECT (array_agg(b.repository ORDER BY f.failed_at DESC))[1] AS repository,

@@ -8,7 +8,8 @@ import { writeBatch } from "../../src/db/write-batch.js";
 import { alertRulesSchema } from "../../src/domain/alert-rules.js";
 import { digestPeriod } from "../../src/domain/digest-period.js";
 import type { Status } from "../../src/domain/status.js";
-import { buildRecord } from "../helpers/build-records.js";
+import { sql } from "slonik";
+import { buildRecord, jobRecord } from "../helpers/build-records.js";
 import { silentLog } from "../helpers/github-app.js";
 import { startSlackStandIn, type SlackStandIn } from "../helpers/slack-stand-in.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp-server.js";
@@ -29,6 +30,17 @@ describe("scheduled digests, two Runboard instances on one database", () => {
   async function seed(repository: string, repositoryId: number, createdAt: Date, status: Status, workflow = HOSTILE_WORKFLOW) {
     const record = buildRecord({ externalId: 7_000 + nextRun++, status, repository, repositoryId, workflow, createdAt });
     await writeBatch(db.pool, { deliveries: [], runs: [{ record, history: false }], jobs: [], now: createdAt });
+    return record;
+  }
+
+  /** A failed job of `run` whose error was read, with `line` as its signature's line. */
+  async function failedJob(run: ReturnType<typeof buildRecord>, line: string) {
+    const job = jobRecord({ id: run.externalId * 10, runId: run.externalId, repositoryId: run.repositoryId, repository: run.repository, status: "failed", conclusion: "failure", completedAt: run.createdAt });
+    await writeBatch(db.pool, { deliveries: [], runs: [], jobs: [job], now: run.createdAt! });
+    await db.pool.query(sql.unsafe`
+      INSERT INTO failure_excerpts (job_id, build_id, repository_id, status, signature_line, signature, failed_at)
+      SELECT ${job.id}, build_id, ${run.repositoryId}, 'done', ${line}, 'signature of the test', ${sql.timestamp(run.createdAt!)}
+      FROM build_jobs WHERE id = ${job.id}`);
   }
 
   /** Both instances fire the schedule at `at` and send what is due, at once. */
@@ -71,7 +83,7 @@ describe("scheduled digests, two Runboard instances on one database", () => {
   it("sends each target exactly one digest for the minute, by email and Slack", async () => {
     await seed("acme/records", 901, minute(-1, 10), "success");
     await seed("acme/records", 901, minute(-1, 20), "success");
-    await seed("acme/records", 901, minute(-1, 30), "failed");
+    await failedJob(await seed("acme/records", 901, minute(-1, 30), "failed"), "<!channel> Error: connect ECONNREFUSED <db>");
     await seed("acme/web", 902, minute(-1, 40), "success", "Build");
     expect(await fireAndSend(minute(0))).toBe(4);
     expect(smtp.messages.map((m) => (m.to as { text: string }).text).sort()).toEqual(["ops@acme.dev", "web@acme.dev"]);
@@ -81,6 +93,9 @@ describe("scheduled digests, two Runboard instances on one database", () => {
     expect(ops.subject).toBe("[Runboard] Runboard digest, 2026-07-01 11:59 to 2026-07-01 12:00 UTC");
     expect(ops.text).toContain("Success rate:      66.7%");
     expect(ops.text).toContain("Most failing:");
+    // The top failure signatures, each linked to its latest run, escaped like the rest.
+    expect(ops.text).toMatch(/Top failures:\n- <!channel> Error: connect ECONNREFUSED <db>: 1 failed job in 1 run, acme\/records  http:\/\/runboard\.test\/builds\/\d+/);
+    expect(ops.html).toContain("&lt;!channel&gt; Error: connect ECONNREFUSED &lt;db&gt;");
     expect(ops.text).not.toContain("acme/web");
     expect(ops.html).not.toContain("<script>");
     expect(ops.html).toContain("&lt;script&gt;");
