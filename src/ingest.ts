@@ -127,10 +127,15 @@ export class WriteUnavailableError extends Error {
   override name = "WriteUnavailableError";
 }
 
-/** PostgreSQL's lock_not_available (a lock_timeout ran out), anywhere in the error's causes. */
+/**
+ * PostgreSQL's lock_not_available (a lock_timeout ran out) or deadlock_detected (two batches
+ * met on rows and branch locks in opposite orders; one was rolled back), anywhere in the
+ * error's causes: either way the batch is sound and is tried again whole.
+ */
 function isLockTimeout(error: unknown): boolean {
   for (let e: unknown = error; typeof e === "object" && e !== null; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "55P03") return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === "55P03" || code === "40P01") return true;
   }
   return false;
 }

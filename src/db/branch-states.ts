@@ -9,15 +9,7 @@ export interface BranchKey {
   branch: string;
 }
 
-const stateRow = z.object({
-  state: z.enum(["passing", "failing"]),
-  failing_since: z.date().nullable(),
-  failed_runs: z.number(),
-  broken_build_id: z.number().nullable(),
-  last_run_number: z.number().nullable(),
-});
-
-/** One text per branch key: the advisory lock's key and the map key of {@link lockBranchStates}. */
+/** One text per branch key: the advisory lock's key (as the write function builds it) and the map key of {@link LockedBranchStates}. */
 export function branchKeyText(key: BranchKey): string {
   return `${key.repositoryId}\u0001${key.workflowKey}\u0001${key.branch}`;
 }

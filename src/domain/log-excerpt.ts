@@ -1,3 +1,5 @@
+import { redactSecrets } from "./redact-secrets.js";
+
 /** An excerpt keeps at most this many lines of the failed step. */
 export const EXCERPT_MAX_LINES = 40;
 /** A longer line is cut to this many characters (minified output, base64 dumps). */
@@ -36,7 +38,8 @@ const AFTER_STEPS = /^(?:Post job cleanup\.|Cleaning up orphan processes)$/;
 
 /** A log line without its timestamp, colours and control characters, cut when very long. */
 export function cleanLogLine(line: string): string {
-  const text = line.replace(TIMESTAMP, "").replace(ANSI, "").replace(CONTROL, "").replace(/\s+$/, "");
+  // Redacted before it is cut: a token split at the cut could no longer be recognised.
+  const text = redactSecrets(line.replace(TIMESTAMP, "").replace(ANSI, "").replace(CONTROL, "").replace(/\s+$/, ""));
   if (text.length <= EXCERPT_MAX_LINE_CHARS) return text;
   const chars = [...text];
   return chars.length <= EXCERPT_MAX_LINE_CHARS ? text : `${chars.slice(0, EXCERPT_MAX_LINE_CHARS - 1).join("")}…`;

@@ -62,11 +62,14 @@ export function createEventRoutes(deps: { live: LiveHub }): Hono {
             await stream.writeSSE({ event: "build", data: JSON.stringify(ids) });
             continue;
           }
+          let heartbeat: NodeJS.Timeout | undefined;
           const signal = new Promise<void>((resolve) => {
             wake = resolve;
-            setTimeout(resolve, HEARTBEAT_MS).unref();
+            heartbeat = setTimeout(resolve, HEARTBEAT_MS);
+            heartbeat.unref();
           });
           await signal;
+          clearTimeout(heartbeat);
           wake = undefined;
           if (open && changed.size === 0) await stream.write(": keep-alive\n\n");
         }

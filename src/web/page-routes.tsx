@@ -18,12 +18,11 @@ import { getAlertRules } from "../db/alert-settings.js";
 import { listAlerts } from "../db/alerts.js";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { getBuildPayload, listJobsOfBuild } from "../db/build-jobs.js";
-import { getFailureInsights } from "../db/failure-excerpts.js";
 import { getDailyTrend } from "../db/build-trends.js";
 import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/builds.js";
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getQueueTotal } from "../db/job-metrics.js";
-import { listTopFailures } from "../db/failure-excerpts.js";
+import { getFailureInsights, listTopFailures } from "../db/failure-excerpts.js";
 import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
 import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
@@ -118,7 +117,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       listBuilds(deps.pool, { installations }, { limit: 20, offset: 0, countLimit: 1 }),
       getFreshness(deps.pool, installations),
       getHistoryProgress(deps.pool, now, installations),
-      getQueueTotal(deps.pool, { since: new Date(now.getTime() - 7 * 86_400_000), until: now, now, installations }),
+      getQueueTotal(deps.pool, { since: new Date(now.getTime() - OVERVIEW_DAYS * 86_400_000), until: now, now, installations }),
       getWorkflowPeriods(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
     ]);
     const shown = rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT);

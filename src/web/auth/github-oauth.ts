@@ -114,7 +114,12 @@ export async function refreshUserToken(endpoints: GithubEndpoints, client: OAuth
     endpoints,
     { client_id: client.clientId, client_secret: client.clientSecret, grant_type: "refresh_token", refresh_token: refreshToken },
     now,
-    (reason) => new RefreshTokenRefusedError(`GitHub refused the refresh token (${reason})`, 200),
+    // Only a refused token ends the session: another error (a rotated client secret, say) is
+    // the app's to fix, and its users stay logged in until it is.
+    (reason) =>
+      reason === "bad_refresh_token"
+        ? new RefreshTokenRefusedError(`GitHub refused the refresh token (${reason})`, 200)
+        : new GithubOAuthError(`GitHub's token endpoint refused the refresh (${reason})`, 200),
   );
 }
 
