@@ -96,6 +96,32 @@ describe("ingest under concurrent load (batched writes)", () => {
     expect(linked).toEqual([{ external_id: 77, jobs: 1 }]);
   });
 
+  it("never moves a finished run back once its payload is dropped; a placeholder still takes the run's snapshot", async () => {
+    const alerting = { email: { to: ["team@example.com"] }, slack: null, now: () => new Date(), sendDelayMs: 0 };
+    const replica = createIngest({ pool: db.pool, alerting });
+    // A job arrives first: its run is a placeholder until the run's own snapshot comes.
+    await replica({ kind: "job", record: job({ id: 30 }) }, { id: "j30", event: "workflow_job", action: "completed" });
+    const failed = run({ id: 30, conclusion: "failure" });
+    expect(await replica({ kind: "run", record: failed }, { id: "r30", event: "workflow_run", action: "completed" })).toMatchObject({ outcome: "changed" });
+    const rows = () => db.pool.any(sql.type(z.object({ status: z.string(), placeholder: z.boolean(), updated_at: z.number() }))`
+      SELECT status, placeholder, extract(epoch FROM updated_at)::int AS updated_at FROM builds WHERE external_id = 30`);
+    const before = await rows();
+    expect(before).toMatchObject([{ status: "failed", placeholder: false }]);
+    const alertCount = () => db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM alerts`);
+    const alertsBefore = await alertCount();
+
+    // Payload retention drops the payload; then an older snapshot of the same result is delivered again.
+    await db.pool.query(sql.unsafe`UPDATE builds SET payload = NULL WHERE external_id = 30`);
+    const older = { ...failed, updatedAt: new Date(failed.updatedAt!.getTime() - 60_000) };
+    expect(await replica({ kind: "run", record: older }, { id: "r30-again", event: "workflow_run", action: "completed" })).toMatchObject({
+      outcome: "unchanged",
+    });
+    expect(await rows()).toEqual(before);
+    expect(await alertCount()).toBe(alertsBefore);
+    const state = await db.pool.one(sql.type(z.object({ failed_runs: z.number() }))`SELECT failed_runs FROM branch_states`);
+    expect(state.failed_runs).toBe(1);
+  });
+
   it("decides two failures of one branch on two replicas one after the other: one broken alert", async () => {
     const alerting = { email: { to: ["team@example.com"] }, slack: null, now: () => new Date(), sendDelayMs: 0 };
     const replicas = [createIngest({ pool: db.pool, alerting }), createIngest({ pool: db.pool, alerting })];

@@ -95,7 +95,7 @@ const jobRow = (j: JobRecord) => ({
 
 /**
  * Writes a batch (deliveries, runs, jobs, and the check runs of commits whose runs finished)
- * in one call of `runboard_write_batch` (migrations/0017_branch_states_in_write.sql, where the rules
+ * in one call of `runboard_write_batch` (migrations/0019_placeholder_marker.sql, where the rules
  * are), and returns what really changed, with the locked states of the branches whose alert the
  * finished runs decide (call it in a transaction when there are such runs: the locks last until
  * it ends). Records go as JSON: the payloads are serialized once, with
