@@ -1,11 +1,9 @@
-import { BackendTerminatedError, ConnectionError, type CommonQueryMethods, type DatabasePool } from "slonik";
-import { queueAlerts, type AlertingContext, type FinishedBuild } from "./alerts/queue-alerts.js";
+import { BackendTerminatedError, ConnectionError, type DatabasePool } from "slonik";
+import { writeContext, type AlertingContext } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
-import { queueFailureReads } from "./db/failure-excerpts.js";
 import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
-import { isFinished } from "./domain/status.js";
 
 export { BUILD_CHANGED_CHANNEL } from "./db/builds.js";
 
@@ -33,15 +31,13 @@ interface Pending {
 }
 
 /**
- * Writes a batch of events (often just one) and answers every caller after the commit:
+ * Writes a batch of events (often just one) and answers every caller once it is stored:
  * 1. keep the newest snapshot of each run and job (the others are unchanged, as the upsert
  *    would have found them; a redelivery carries data already written, so it never wins
  *    over fresh data it would not also have lost to in the database),
- * 2. write deliveries, runs, jobs and check runs in one statement (see db/write-batch.ts),
- * 3. for the finished runs that changed, the alert decisions,
- * 4. for the jobs that changed to failed, the read of what GitHub says about the failure
- *    (its annotations and log, read later by github/failure-reader.ts),
- * all in one transaction (or in the statement alone when no run passed or failed and no job failed).
+ * 2. write deliveries, runs, jobs and check runs, decide the alerts of the finished runs that
+ *    changed and queue the reads of the jobs that changed to failed, all in one statement
+ *    (see db/write-batch.ts): one round trip, atomic without a transaction around it.
  * An event whose delivery was seen before is a duplicate.
  */
 async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
@@ -66,49 +62,27 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   const jobs = jobIndexes.map((i) => (batch[i]!.input as { record: JobRecord }).record);
   const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
 
-  const write = async (tx: CommonQueryMethods): Promise<IngestResult[]> => {
-    const written = await writeBatch(tx, { deliveries, runs, jobs, now: alerting.now() });
+  const written = await writeBatch(pool, { deliveries, runs, jobs, now: alerting.now(), context: writeContext(alerting) });
 
-    // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
-    const claimed = new Set<string>();
-    const results: IngestResult[] = batch.map((p) => {
-      if (!p.delivery) return { outcome: "unchanged", buildId: null };
-      if (!written.fresh.has(p.delivery.id) || claimed.has(p.delivery.id)) return { outcome: "duplicate", buildId: null };
-      claimed.add(p.delivery.id);
-      return { outcome: "unchanged", buildId: null };
-    });
-    const changedAt = (i: number, buildId: number) => {
-      if (results[i]!.outcome !== "duplicate") results[i] = { outcome: "changed", buildId };
-    };
-    const byKey = new Map(runIndexes.map((i) => {
-      const r = (batch[i]!.input as { record: BuildRecord }).record;
-      return [`${r.repositoryId}:${r.externalId}`, i] as const;
-    }));
-    const finished: FinishedBuild[] = [];
-    for (const changed of written.changedRuns) {
-      const i = byKey.get(`${changed.repository_id}:${changed.external_id}`);
-      if (i === undefined) continue;
-      changedAt(i, changed.id);
-      const input = batch[i]!.input as { record: BuildRecord; history?: boolean };
-      if (isFinished(changed.status)) finished.push({ build: changed, defaultBranch: input.record.defaultBranch, history: input.history === true });
-    }
-    await queueAlerts(tx, finished, written.branches, alerting);
-    const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
-    const failedJobs: number[] = [];
-    for (const changed of written.changedJobs) {
-      const i = jobIndex.get(changed.id);
-      if (i === undefined) continue;
-      changedAt(i, changed.build_id);
-      if ((batch[i]!.input as { record: JobRecord }).record.status === "failed") failedJobs.push(changed.id);
-    }
-    await queueFailureReads(tx, failedJobs, alerting.now());
-    return results;
+  // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
+  const claimed = new Set<string>();
+  const results: IngestResult[] = batch.map((p) => {
+    if (!p.delivery) return { outcome: "unchanged", buildId: null };
+    if (!written.fresh.has(p.delivery.id) || claimed.has(p.delivery.id)) return { outcome: "duplicate", buildId: null };
+    claimed.add(p.delivery.id);
+    return { outcome: "unchanged", buildId: null };
+  });
+  const changedAt = (i: number | undefined, buildId: number) => {
+    if (i !== undefined && results[i]!.outcome !== "duplicate") results[i] = { outcome: "changed", buildId };
   };
-  // Without a run that passed or failed there is no alert to decide, without a failed job no
-  // read to queue, and the one statement needs no transaction around it: two round trips fewer.
-  const decides =
-    runs.some(({ record }) => record.status === "success" || record.status === "failed") || jobs.some((job) => job.status === "failed");
-  return decides ? pool.transaction(write) : write(pool);
+  const runIndex = new Map(runIndexes.map((i) => {
+    const r = (batch[i]!.input as { record: BuildRecord }).record;
+    return [`${r.repositoryId}:${r.externalId}`, i] as const;
+  }));
+  for (const changed of written.changedRuns) changedAt(runIndex.get(`${changed.repository_id}:${changed.external_id}`), changed.id);
+  const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
+  for (const changed of written.changedJobs) changedAt(jobIndex.get(changed.id), changed.build_id);
+  return results;
 }
 
 /** Events waiting while a batch is written: at most this many go into the next one. */

@@ -12,28 +12,12 @@ export const FAILURE_EXCERPTS_OUTBOX = {
   doneStatus: "done",
 } as const;
 
-/** Failures older than this are not read: imported history gets its last few days only. */
-export const FAILURE_READ_DAYS = 3;
-
 /**
- * Queues the read of each of these jobs that failed (written in this transaction, or before)
- * in the last FAILURE_READ_DAYS: a job is read once, so one queued before is left alone. A job
- * that failed before its installation was first seen is marked as history.
- * @returns how many were queued now.
+ * Failures older than this are not read: imported history gets its last few days only. The write
+ * function queues the reads of the jobs that changed to failed (migrations/0020_alerts_in_write.sql):
+ * a job is read once, and one that failed before its installation was first seen is marked history.
  */
-export async function queueFailureReads(tx: CommonQueryMethods, jobIds: number[], now: Date): Promise<number> {
-  if (jobIds.length === 0) return 0;
-  const result = await tx.query(sql.unsafe`
-    INSERT INTO failure_excerpts (job_id, build_id, repository_id, failed_at, next_attempt_at, history)
-    SELECT j.id, j.build_id, b.repository_id, coalesce(j.completed_at, ${sql.timestamp(now)}), ${sql.timestamp(now)},
-           coalesce(j.completed_at < (SELECT i.created_at FROM installations i WHERE i.id = b.installation_id), false)
-    FROM build_jobs j JOIN builds b ON b.id = j.build_id
-    WHERE j.id = ANY(${sql.array(jobIds, "int8")}) AND j.status = 'failed'
-      AND coalesce(j.completed_at, ${sql.timestamp(now)}) >= ${sql.timestamp(now)} - ${sql.interval({ days: FAILURE_READ_DAYS })}
-    ORDER BY j.id
-    ON CONFLICT (job_id) DO NOTHING`);
-  return result.rowCount;
-}
+export const FAILURE_READ_DAYS = 3;
 
 const stepSchema = z.object({
   name: z.string(),

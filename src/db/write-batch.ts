@@ -1,7 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import type { BuildRecord, JobRecord } from "../domain/normalize.js";
-import { lockedBranchRow, lockedBranchStates, type LockedBranchStates } from "./branch-states.js";
 import { changedRow, type ChangedBuild } from "./builds.js";
 import type { Delivery } from "./deliveries.js";
 import { jsonText } from "./values.js";
@@ -13,6 +12,12 @@ export interface BatchToWrite {
   /** At most one snapshot per job. */
   jobs: JobRecord[];
   now: Date;
+  /**
+   * The alerting context (src/alerts/queue-alerts.ts writeContext): with it, the finished runs'
+   * alerts are decided and queued and the failed jobs' reads queued, in the same statement;
+   * without it, the runs and jobs are only written.
+   */
+  context?: Record<string, unknown> | null;
 }
 
 export interface WrittenBatch {
@@ -20,12 +25,10 @@ export interface WrittenBatch {
   fresh: Set<string>;
   changedRuns: ChangedBuild[];
   changedJobs: Array<{ id: number; build_id: number }>;
-  /** The branches the finished runs among `changedRuns` decide, locked until the transaction ends. */
-  branches: LockedBranchStates;
 }
 
 const resultRow = z.object({
-  kind: z.enum(["delivery", "run", "job", "branch"]),
+  kind: z.enum(["delivery", "run", "job"]),
   delivery_id: z.string().nullable(),
   job_id: z.number().nullable(),
   build_id: z.number().nullable(),
@@ -94,27 +97,24 @@ const jobRow = (j: JobRecord) => ({
 });
 
 /**
- * Writes a batch (deliveries, runs, jobs, and the check runs of commits whose runs finished)
- * in one call of `runboard_write_batch` (migrations/0019_placeholder_marker.sql, where the rules
- * are), and returns what really changed, with the locked states of the branches whose alert the
- * finished runs decide (call it in a transaction when there are such runs: the locks last until
- * it ends). Records go as JSON: the payloads are serialized once, with
- * the rest of the batch, and PostgreSQL parses them once.
+ * Writes a batch (deliveries, runs, jobs, the check runs of commits whose runs finished and,
+ * given a context, the alerts the finished runs decide and the reads of failed jobs) in one call
+ * of `runboard_write_batch` (migrations/0020_alerts_in_write.sql, where the rules are): one
+ * statement, atomic without a transaction around it. Returns what really changed. Records go as
+ * JSON: the payloads are serialized once, with the rest of the batch, and PostgreSQL parses them once.
  */
 export async function writeBatch(tx: CommonQueryMethods, batch: BatchToWrite): Promise<WrittenBatch> {
   const rows = await tx.any(sql.type(resultRow)`
     SELECT kind, delivery_id, job_id, build_id, run FROM runboard_write_batch(
       ${jsonText(batch.deliveries)}::jsonb, ${jsonText(batch.runs.map(runRow))}::jsonb,
-      ${jsonText(batch.jobs.map(jobRow))}::jsonb, ${sql.timestamp(batch.now)})`);
+      ${jsonText(batch.jobs.map(jobRow))}::jsonb, ${sql.timestamp(batch.now)},
+      ${batch.context ? sql.fragment`${jsonText(batch.context)}::jsonb` : sql.fragment`NULL::jsonb`})`);
 
-  const written: WrittenBatch = { fresh: new Set(), changedRuns: [], changedJobs: [], branches: new Map() };
-  const branches: Array<z.infer<typeof lockedBranchRow>> = [];
+  const written: WrittenBatch = { fresh: new Set(), changedRuns: [], changedJobs: [] };
   for (const row of rows) {
     if (row.kind === "delivery") written.fresh.add(row.delivery_id!);
     else if (row.kind === "job") written.changedJobs.push({ id: row.job_id!, build_id: row.build_id! });
-    else if (row.kind === "branch") branches.push(lockedBranchRow.parse(row.run));
     else written.changedRuns.push(changedRun.parse(row.run));
   }
-  written.branches = lockedBranchStates(branches);
   return written;
 }

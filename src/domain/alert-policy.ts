@@ -34,6 +34,8 @@ export interface AlertDecision {
  * - the first success after a failure: "fixed", with time to green and the failures between.
  * Cancelled and skipped runs say nothing about the branch. A run older than the last one
  * decided (lower run number) is ignored: its result arrived late and is no longer news.
+ * The database applies this policy as it writes the run (runboard_decide_alert, in
+ * migrations/0020_alerts_in_write.sql); test/domain/rules-in-sql.test.ts holds the two equal.
  * @returns null when the run changes nothing.
  */
 export function decideAlert(previous: BranchState | null, run: FinishedRun): AlertDecision | null {

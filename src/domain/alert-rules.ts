@@ -71,7 +71,9 @@ export interface RouteInput {
 }
 
 /**
- * Applies the rules to one branch of one workflow.
+ * Applies the rules to one branch of one workflow. The database routes the alerts it decides the
+ * same way (runboard_route_alert and runboard_glob_matches, in migrations/0020_alerts_in_write.sql);
+ * test/domain/rules-in-sql.test.ts holds the two equal.
  * @param defaults the recipients and channel from the environment (ALERT_EMAIL_TO, SLACK_ALERT_CHANNEL).
  */
 export function routeAlert(

@@ -1,7 +1,12 @@
+import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { BUILD_CHANGED_CHANNEL } from "../../src/db/builds.js";
 import { readMigrations, type MigrationFile } from "../../src/db/migrate.js";
 import { writeBatch } from "../../src/db/write-batch.js";
+import { jsonText, timestamp } from "../../src/db/values.js";
+import { decideAlert, type AlertDecision, type BranchState, type FinishedRun } from "../../src/domain/alert-policy.js";
+import { matches, routeAlert, type AlertRules } from "../../src/domain/alert-rules.js";
 import { isNewerJob, isNewerRun } from "../../src/domain/newer.js";
 import type { BuildRecord, JobRecord } from "../../src/domain/normalize.js";
 import { isFinished, STATUSES, type Status } from "../../src/domain/status.js";
@@ -112,5 +117,158 @@ describe("isNewerRun and isNewerJob decide as the upserts do", () => {
 
   it.each(jobCases)("job: %s", async (_name, incoming, stored, expected) => {
     expect(await upsertReplacesJob(incoming, stored)).toEqual({ sql: expected, ts: expected });
+  });
+});
+
+describe("the alert policy and routing decide in SQL as in src/domain", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  /** A small seeded generator, so that a failure names a case that can be run again. */
+  function seeded(seed: number) {
+    let x = seed;
+    const next = () => ((x = (x * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    return { next, pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]! };
+  }
+
+  const decisionRow = z.object({
+    next_state: z.enum(["passing", "failing"]).nullable(),
+    next_failing_since: z.coerce.date().nullable(),
+    next_failed_runs: z.number().nullable(),
+    next_broken_build_id: z.number().nullable(),
+    next_last_run_number: z.number().nullable(),
+    alert_kind: z.enum(["broken", "still_failing", "fixed"]).nullable(),
+    alert_failed_runs: z.number().nullable(),
+    alert_broken_build_id: z.number().nullable(),
+    time_to_green_seconds: z.number().nullable(),
+  });
+
+  /** runboard_decide_alert's answer in decideAlert's shape. */
+  async function decideInSql(previous: BranchState | null, run: FinishedRun): Promise<AlertDecision | null> {
+    const row = await db.pool.one(sql.type(decisionRow)`
+      SELECT * FROM runboard_decide_alert(
+        ${previous?.state ?? null}, ${timestamp(previous?.failingSince ?? null)}, ${previous?.failedRuns ?? null},
+        ${previous?.brokenBuildId ?? null}, ${previous?.lastRunNumber ?? null},
+        ${run.buildId}, ${run.status}, ${run.runNumber}, ${timestamp(run.finishedAt)})`);
+    if (row.next_state === null) return null;
+    const next: BranchState = {
+      state: row.next_state,
+      failingSince: row.next_failing_since,
+      failedRuns: row.next_failed_runs!,
+      brokenBuildId: row.next_broken_build_id,
+      lastRunNumber: row.next_last_run_number,
+    };
+    const alert: AlertDecision["alert"] =
+      row.alert_kind === null
+        ? null
+        : row.alert_kind === "broken"
+          ? { kind: "broken" }
+          : row.alert_kind === "still_failing"
+            ? { kind: "still_failing", failedRuns: row.alert_failed_runs!, brokenBuildId: row.alert_broken_build_id }
+            : { kind: "fixed", timeToGreenSeconds: row.time_to_green_seconds!, failedRuns: row.alert_failed_runs!, brokenBuildId: row.alert_broken_build_id };
+    return { next, alert };
+  }
+
+  it("decides every kind of state and run as decideAlert does", async () => {
+    const random = seeded(7);
+    const statuses: Status[] = [...STATUSES];
+    let alerts = 0;
+    for (let i = 0; i < 400; i++) {
+      const previous: BranchState | null =
+        random.next() < 0.2
+          ? null
+          : random.next() < 0.5
+            ? { state: "passing", failingSince: null, failedRuns: 0, brokenBuildId: null, lastRunNumber: random.pick([null, 5, 10]) }
+            : {
+                state: "failing",
+                failingSince: random.pick([null, at(3), at(20)]),
+                failedRuns: random.pick([1, 2, 7]),
+                brokenBuildId: random.pick([null, 41]),
+                lastRunNumber: random.pick([null, 5, 10]),
+              };
+      const run: FinishedRun = {
+        buildId: 100 + i,
+        status: random.pick(statuses),
+        runNumber: random.pick([null, 4, 5, 6, 11]),
+        // Whole and half seconds: time to green rounds as Math.round does.
+        finishedAt: new Date(at(random.pick([0, 3, 10, 25])).getTime() + random.pick([0, 500, 1_499, 59_500])),
+      };
+      const expected = decideAlert(previous, run);
+      if (expected?.alert) alerts++;
+      expect(await decideInSql(previous, run), JSON.stringify({ previous, run })).toEqual(expected);
+    }
+    expect(alerts).toBeGreaterThan(50);
+  });
+
+  const routeRow = z.object({
+    watched: z.boolean(),
+    muted_until: z.coerce.date().nullable(),
+    email: z.array(z.string()),
+    slack_channel: z.string().nullable(),
+  });
+
+  it("routes under any rules as routeAlert does", async () => {
+    const random = seeded(11);
+    const patterns = ["*", "main", "release/*", "*-hotfix", "acme/*", "acme/api", "a_c%", "*.x", "CI", "Deploy *", "*e*", "a\\b*", ""];
+    const values = {
+      repository: ["acme/api", "acme/web", "other/api", "a_c%d", "acme/api.x"],
+      workflow: ["CI", "Deploy prod", "Lint", "CI.x"],
+      branch: ["main", "master", "release/1.2", "fix-hotfix", "feature/a_b", "a\\bc", "trunk"],
+    };
+    const somePatterns = () => Array.from({ length: random.pick([0, 0, 1, 2]) }, () => random.pick(patterns.filter(Boolean)));
+    let watched = 0;
+    for (let i = 0; i < 300; i++) {
+      const rules: AlertRules = {
+        branches: somePatterns(),
+        workflows: somePatterns(),
+        routes: Array.from({ length: random.pick([0, 1, 2]) }, () => ({
+          repository: random.pick(patterns.filter(Boolean)),
+          ...(random.next() < 0.5 ? { email: random.pick([[], ["team@example.com"], ["a@example.com", "b@example.com"]]) } : {}),
+          ...(random.next() < 0.5 ? { slack_channel: random.pick(["#api", "#web"]) } : {}),
+        })),
+        mutes: Array.from({ length: random.pick([0, 1, 2]) }, () => ({
+          repository: random.pick(patterns.filter(Boolean)),
+          ...(random.next() < 0.4 ? { workflow: random.pick(patterns.filter(Boolean)) } : {}),
+          ...(random.next() < 0.4 ? { branch: random.pick(patterns.filter(Boolean)) } : {}),
+          until: random.pick(["2026-07-01T11:00:00Z", "2026-07-01T13:30:00.250+02:00", "2026-07-02T08:00:00.123Z"]),
+        })),
+      };
+      const input = {
+        repository: random.pick(values.repository),
+        workflow: random.pick(values.workflow),
+        branch: random.pick(values.branch),
+        defaultBranch: random.pick([null, "", "main", "trunk"]),
+      };
+      const defaults = { email: random.pick([[], ["ops@example.com"]]), slackChannel: random.pick([null, "#ci"]) };
+      const expected = routeAlert(rules, input, defaults, NOW);
+      if (expected.watched) watched++;
+      const row = await db.pool.one(sql.type(routeRow)`
+        SELECT * FROM runboard_route_alert(
+          ${jsonText(rules)}::jsonb, ${input.repository}, ${input.workflow}, ${input.branch}, ${input.defaultBranch},
+          ${sql.array(defaults.email, "text")}, ${defaults.slackChannel}, ${timestamp(NOW)})`);
+      expect(
+        { watched: row.watched, mutedUntil: row.muted_until, email: row.email, slackChannel: row.slack_channel },
+        JSON.stringify({ rules, input, defaults }),
+      ).toEqual(expected);
+    }
+    expect(watched).toBeGreaterThan(30);
+  });
+
+  it("matches a glob as `matches` does, whatever the pattern holds", async () => {
+    const cases: Array<[string, string]> = [];
+    const patterns = ["a*c", "a%c", "a_c", "a\\*", "a\\c", "*", "", "x.y", "(a)*", "[ab]", "a*b*c", "*%*"];
+    const values = ["abc", "a%c", "a_c", "aXc", "a\\c", "a\\*", "", "x.y", "xzy", "(a)b", "[ab]", "a", "abbc", "%", "ac"];
+    for (const p of patterns) for (const v of values) cases.push([p, v]);
+    const answers = await db.pool.anyFirst(sql.type(z.object({ m: z.boolean() }))`
+      SELECT runboard_glob_matches(p, v) AS m
+      FROM unnest(${sql.array(cases.map((c) => c[0]), "text")}, ${sql.array(cases.map((c) => c[1]), "text")}) WITH ORDINALITY AS t(p, v, n)
+      ORDER BY n`);
+    expect(answers.map((m, i) => [...cases[i]!, m])).toEqual(cases.map(([p, v]) => [p, v, matches(p, v)]));
+    expect(answers.filter(Boolean).length).toBeGreaterThan(10);
   });
 });
