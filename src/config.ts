@@ -69,6 +69,18 @@ const envSchema = z.object({
   POLL_INTERVAL_SECONDS: integer(0, 86_400).default("60"),
   POLL_JITTER_SECONDS: integer(0, 3_600).default("10"),
   BACKFILL_DAYS: integer(0, 400).default("30"),
+  PAYLOAD_RETENTION_DAYS: z
+    .string()
+    .trim()
+    .transform((value) => (value.toLowerCase() === "off" ? "0" : value))
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+$/, "must be a whole number of days (0 or off keeps payloads for ever)")
+        .transform(Number)
+        .pipe(z.number().int().max(36_500, "must be at most 36500 (0 or off keeps payloads for ever)")),
+    )
+    .default("90"),
   SECRET_KEY: z.string().trim().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
   TRUST_PROXY_AUTH: z
     .enum(["true", "false"], { message: "must be true or false" })
@@ -134,6 +146,8 @@ export interface Config {
   poll: { intervalSeconds: number; jitterSeconds: number };
   /** Days of history imported for each repository of a new installation; 0: none. */
   backfillDays: number;
+  /** Days the raw payloads of runs and jobs are kept; null: for ever (PAYLOAD_RETENTION_DAYS 0 or off). */
+  payloadRetentionDays: number | null;
   /**
    * Encrypts stored app credentials and signs session cookies (subkeys are derived from it).
    * null: no credentials can be stored and nobody can log in.
@@ -201,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     poll: { intervalSeconds: e.POLL_INTERVAL_SECONDS, jitterSeconds: e.POLL_JITTER_SECONDS },
     backfillDays: e.BACKFILL_DAYS,
+    payloadRetentionDays: e.PAYLOAD_RETENTION_DAYS > 0 ? e.PAYLOAD_RETENTION_DAYS : null,
     secretKey: e.SECRET_KEY ?? null,
     trustProxyAuth: e.TRUST_PROXY_AUTH,
     demo: e.DEMO,

@@ -32,6 +32,7 @@ import { createLiveHub } from "./web/live-hub.js";
 import { createAuth, isLoopbackHost } from "./web/auth/create-auth.js";
 import { createSecretBox } from "./domain/secret-box.js";
 import { createRunboardMetrics } from "./metrics/runboard-metrics.js";
+import { createPayloadRetention } from "./payload-retention.js";
 
 export interface StartOptions {
   config: Config;
@@ -63,7 +64,7 @@ export interface RunningRunboard {
  *    of its API clients
  * 5. HTTP: login, live updates, webhooks and the dashboard; listen
  * 6. the workers: alert delivery, check runs, the poller, the history import, queue-time alerts,
- *    digests
+ *    digests, payload retention
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -194,6 +195,7 @@ async function listenHttp({ config, log }: StartOptions, { database, outside, gi
     baseUrl: config.baseUrl,
     demo: config.demo,
     runnerMultipliers: config.runnerMultipliers,
+    payloadRetentionDays: config.payloadRetentionDays,
     // Behind: three polls missed (ten minutes when polling is off and only backfills sync).
     syncStaleAfterMs: (config.poll.intervalSeconds > 0 ? 3 * (config.poll.intervalSeconds + config.poll.jitterSeconds) : 600) * 1000,
     pool,
@@ -294,6 +296,18 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
     }),
     ...(digests ? [digests] : []),
+    ...(config.payloadRetentionDays !== null
+      ? [
+          createPayloadRetention({
+            pool,
+            connectionUri,
+            log,
+            now,
+            days: config.payloadRetentionDays,
+            onDropped: (kind, count) => outside.metrics.payloadsDropped(kind, count),
+          }),
+        ]
+      : []),
   ];
   for (const worker of workers) {
     worker.start();

@@ -19,6 +19,7 @@ describe("loadConfig", () => {
       secretKey: null,
       trustProxyAuth: false,
       poll: { intervalSeconds: 60, jitterSeconds: 10 },
+      payloadRetentionDays: 90,
     });
     expect(config.slack.apiUrl).toBe("https://slack.com/api/");
   });
@@ -70,6 +71,9 @@ describe("loadConfig", () => {
     [{ RUNNER_MULTIPLIERS: "ubuntu-16core=many" }, "RUNNER_MULTIPLIERS"],
     [{ DIGEST_SCHEDULE: "every monday" }, "DIGEST_SCHEDULE"],
     [{ DIGEST_TIMEZONE: "Mars/Olympus" }, "DIGEST_TIMEZONE"],
+    [{ PAYLOAD_RETENTION_DAYS: "never" }, "PAYLOAD_RETENTION_DAYS"],
+    [{ PAYLOAD_RETENTION_DAYS: "-5" }, "PAYLOAD_RETENTION_DAYS"],
+    [{ PAYLOAD_RETENTION_DAYS: "1.5" }, "PAYLOAD_RETENTION_DAYS"],
   ])("stops with one line naming the variable for %o", (env, name) => {
     let error: unknown;
     try {
@@ -81,6 +85,12 @@ describe("loadConfig", () => {
     const message = (error as Error).message;
     expect(message).toMatch(new RegExp(`^Invalid configuration: ${name}\\b`));
     expect(message).not.toContain("\n");
+  });
+
+  it("keeps payloads PAYLOAD_RETENTION_DAYS days; 0 or off keeps them for ever", () => {
+    expect(loadConfig({ PAYLOAD_RETENTION_DAYS: "30" }).payloadRetentionDays).toBe(30);
+    expect(loadConfig({ PAYLOAD_RETENTION_DAYS: "0" }).payloadRetentionDays).toBeNull();
+    expect(loadConfig({ PAYLOAD_RETENTION_DAYS: " OFF " }).payloadRetentionDays).toBeNull();
   });
 
   it("requires the webhook secret when the app is registered", () => {

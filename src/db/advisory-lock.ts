@@ -1,7 +1,7 @@
 import pg from "pg";
 
 /** Keys of the session advisory locks Runboard takes, one per job that runs on one replica at a time. */
-export const LOCK_KEYS = { migrations: 7_262_001, poller: 7_262_002, historyImport: 7_262_003 } as const;
+export const LOCK_KEYS = { migrations: 7_262_001, poller: 7_262_002, historyImport: 7_262_003, payloadRetention: 7_262_004 } as const;
 
 /**
  * Runs `fn` while this process holds the advisory lock `key`, on a connection of its own (a

@@ -40,8 +40,12 @@ export async function listJobsOfBuild(connection: CommonQueryMethods, buildId: n
   return [...rows];
 }
 
-/** The raw JSON of a build's run as GitHub sent it, or null. */
-export async function getBuildPayload(connection: CommonQueryMethods, buildId: number): Promise<unknown> {
-  return connection.maybeOneFirst(sql.type(z.object({ payload: z.unknown() }))`
-    SELECT payload FROM builds WHERE id = ${buildId}`);
+/**
+ * The raw JSON of a build's run as GitHub sent it: null in a placeholder (known only through its
+ * jobs so far) or once PAYLOAD_RETENTION_DAYS dropped it. Null when the build is unknown.
+ */
+export async function getBuildPayload(connection: CommonQueryMethods, buildId: number): Promise<{ payload: unknown; placeholder: boolean } | null> {
+  const row = await connection.maybeOne(sql.type(z.object({ payload: z.unknown(), placeholder: z.boolean() }))`
+    SELECT payload, placeholder FROM builds WHERE id = ${buildId}`);
+  return row ? { payload: row.payload ?? null, placeholder: row.placeholder } : null;
 }

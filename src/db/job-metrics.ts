@@ -212,7 +212,8 @@ const usageRow = z.object({
 /**
  * Jobs that ran and finished, started in [since, until), summed per repository, workflow,
  * month of their start (UTC), label set, runner group and whether the repository is private
- * (the stored run's `repository.private`; unknown counts as private): each job's run time rounded
+ * (the stored run's `repository.private`, or what it said when its payload was dropped; unknown
+ * counts as private): each job's run time rounded
  * up to the minute (domain/runner-minutes.ts `roundedMinutes`). Cancelled jobs count for the
  * time they ran; skipped ones do not.
  */
@@ -223,7 +224,7 @@ export async function getUsageGroups(
   const rows = await connection.any(sql.type(usageRow)`
     SELECT b.repository, b.workflow, to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
            ARRAY(SELECT DISTINCT l FROM unnest(j.runner_labels) l ORDER BY l) AS labels, j.runner_group,
-           (b.payload->'repository'->'private') IS DISTINCT FROM 'false'::jsonb AS private,
+           coalesce(b.payload->'repository'->'private', to_jsonb(b.repository_private)) IS DISTINCT FROM 'false'::jsonb AS private,
            count(*)::int AS jobs, sum(ceil(j.run_seconds / 60))::int AS minutes
     FROM build_jobs j JOIN builds b ON b.id = j.build_id
     WHERE j.started_at >= ${sql.timestamp(options.since)} AND j.started_at < ${sql.timestamp(options.until)}

@@ -134,7 +134,7 @@ export async function getWorkflowPeriods(
       FROM branch_states s JOIN builds b ON b.id = s.last_build_id
       LEFT JOIN sync_repositories r ON r.repository_id = s.repository_id
       WHERE s.state = 'failing' AND ${scope}
-        AND s.branch = coalesce(r.default_branch, b.payload -> 'repository' ->> 'default_branch')
+        AND s.branch = coalesce(r.default_branch, b.payload -> 'repository' ->> 'default_branch', b.repository_default_branch)
     ), per_day AS (
       SELECT repository, workflow, jsonb_agg(jsonb_build_object('day', day, 'success', success, 'failed', failed) ORDER BY day) AS days
       FROM (

@@ -29,6 +29,8 @@ export interface RunboardMetrics {
   webhookHandled(event: string | undefined, outcome: WebhookOutcome, status: number, seconds: number): void;
   /** GitHub's `x-ratelimit-remaining`, set by the poller at each answer. */
   rateLimitRemaining: { set(value: number): void };
+  /** Raw payloads dropped by PAYLOAD_RETENTION_DAYS, of runs or of jobs. */
+  payloadsDropped(kind: "run" | "job", count: number): void;
   /** Forgets every metric. */
   close(): void;
 }
@@ -85,6 +87,15 @@ export function createRunboardMetrics(deps: { pool: DatabasePool; now: () => Dat
   // Absent until the poller has read one, rather than a made-up 0.
   rateLimit.remove();
 
+  const dropped = new Counter({
+    ...on,
+    name: "runboard_payloads_dropped_total",
+    help: "Raw payloads dropped after PAYLOAD_RETENTION_DAYS by this process, of runs and of jobs (kind).",
+    labelNames: ["kind"],
+  });
+  // Both kinds from the start, so a rate over them is 0 rather than no data.
+  for (const kind of ["run", "job"]) dropped.inc({ kind }, 0);
+
   const databaseUp = new Gauge({ ...on, name: "runboard_metrics_database_up", help: "1 when the database answered this scrape's queries, else 0." });
   const alertsPending = new Gauge({ ...on, name: "runboard_alert_queue_depth", help: "Alerts waiting to be sent (pending outbox rows), by channel.", labelNames: ["channel"] });
   const alertsFailed = new Gauge({ ...on, name: "runboard_alerts_failed", help: "Alerts given up on after their retries (failed rows), by channel.", labelNames: ["channel"] });
@@ -125,6 +136,9 @@ export function createRunboardMetrics(deps: { pool: DatabasePool; now: () => Dat
       return registry.metrics();
     },
     rateLimitRemaining: { set: (value) => rateLimit.set(value) },
+    payloadsDropped(kind, count) {
+      dropped.inc({ kind }, count);
+    },
     webhookReceived(event) {
       received.inc({ event: eventLabel(event) });
     },

@@ -54,6 +54,8 @@ export interface ServerDeps {
   demo?: boolean;
   /** Larger runners' multipliers (RUNNER_MULTIPLIERS), for estimated minutes. */
   runnerMultipliers?: RunnerMultiplier[];
+  /** PAYLOAD_RETENTION_DAYS (null: kept for ever), for the build page's note on a dropped payload. */
+  payloadRetentionDays?: number | null;
 }
 
 const slackDefaults = { signingSecret: null, botToken: null, alertChannel: null, apiUrl: "https://slack.com/api/", slack: null };

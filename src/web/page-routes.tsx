@@ -85,6 +85,8 @@ export interface PageDeps {
   getProbot: () => Probot | null;
   /** Demo mode: every page says its data is made up. */
   demo?: boolean;
+  /** PAYLOAD_RETENTION_DAYS (null or absent: kept for ever). */
+  payloadRetentionDays?: number | null;
 }
 
 /** Renders a full page with the doctype, for the request's CSP nonce. */
@@ -211,11 +213,16 @@ export function createPageRoutes(deps: PageDeps): Hono {
     if (!/^\d{1,15}$/.test(id) || !(await getBuild(deps.pool, Number(id), scopeOf(c)))) {
       throw new HTTPException(404, { message: "build not found" });
     }
-    const payload = await getBuildPayload(deps.pool, Number(id));
-    if (payload === null) {
-      return c.html(<p class="muted">No payload: this run is known only from its jobs so far.</p>);
-    }
-    return c.html(<pre>{JSON.stringify(payload, null, 2)}</pre>);
+    const { payload, placeholder } = (await getBuildPayload(deps.pool, Number(id))) ?? { payload: null, placeholder: true };
+    if (payload !== null) return c.html(<pre>{JSON.stringify(payload, null, 2)}</pre>);
+    if (placeholder) return c.html(<p class="muted">No payload: this run is known only from its jobs so far.</p>);
+    const days = deps.payloadRetentionDays;
+    return c.html(
+      <p class="muted">
+        The payload is no longer kept: Runboard keeps what GitHub sent {days ? `for ${days} days` : "for a limited time"}{" "}
+        (<code>PAYLOAD_RETENTION_DAYS</code>). Everything above was read from it and stays.
+      </p>,
+    );
   });
 
   app.get("/workflows", async (c) => {

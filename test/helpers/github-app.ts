@@ -74,6 +74,8 @@ export interface TestServerOptions {
   slackBot?: ServerDeps["slackBot"];
   /** Larger runners' multipliers (RUNNER_MULTIPLIERS); default: none. */
   runnerMultipliers?: ServerDeps["runnerMultipliers"];
+  /** PAYLOAD_RETENTION_DAYS, for the build page's note; default: none. */
+  payloadRetentionDays?: ServerDeps["payloadRetentionDays"];
 }
 
 /** The GitHub App's parts as `start()` builds them: the webhook handler and Probot. */
@@ -133,6 +135,7 @@ export async function createTestServer(pool: DatabasePool, options: TestServerOp
     auth: options.auth,
     slackBot: options.slackBot,
     runnerMultipliers: options.runnerMultipliers,
+    payloadRetentionDays: options.payloadRetentionDays,
   });
   return withWebhooks(server, config.webhookPath, createWebhookReceiver({ getProbot: () => probot, handleWorkflowEvent, log: silentLog }));
 }
