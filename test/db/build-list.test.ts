@@ -172,8 +172,8 @@ describe("the builds list filtered by a rare value, on 20,000 builds", () => {
     { filters: { branch: RARE.branch }, index: "builds_branch_created_idx" },
     { filters: { workflow: RARE.workflow }, index: "builds_workflow_created_idx" },
     { filters: { triggeredBy: RARE.actor }, index: "builds_actor_created_idx" },
-    { filters: { status: RARE.status }, index: "builds_status_created_idx" },
     { filters: { branch: RARE.branch, status: "success", repository: "acme/repo-2" }, index: "builds_branch_created_idx" },
+    { filters: { triggeredBy: RARE.actor, status: "failed" }, index: "builds_actor_created_idx" },
   ])("reads its few builds through an index, not the history ($filters)", async ({ filters, index }) => {
     const { result, plans } = await plansOf(filters, { limit: 50, offset: 0, countLimit: 10_000 });
     const cost = costOf(plans);
@@ -208,6 +208,25 @@ describe("the builds list filtered by a rare value, on 20,000 builds", () => {
     const [list] = plans;
     expect(costOf([list!]).scans).toEqual(["builds_created_idx"]);
     expect(costOf([list!]).rowsExamined).toBeLessThanOrEqual(51);
+  });
+
+  // A run's status changes on nearly every write; with status in no index, those writes can be
+  // HOT updates that touch no index at all (ingest measured 0.66 of its raw limit with one, 0.88 without).
+  it("keeps status out of every index of builds, so a status change updates no index", async () => {
+    const indexed = await db.pool.anyFirst(sql.type(z.object({ name: z.string() }))`
+      SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = 'builds'::regclass
+        AND (pg_get_indexdef(i.indexrelid) ~ '\\mstatus\\M' OR coalesce(pg_get_expr(i.indpred, i.indrelid), '') ~ '\\mstatus\\M')`);
+    expect(indexed).toEqual([]);
+    // Room on the newest build's page (a HOT update stays on its page), then change its status.
+    const id = await db.pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT max(id) AS id FROM builds`);
+    await db.pool.query(sql.unsafe`DELETE FROM builds WHERE id = ${id - 1}`);
+    await db.pool.query(sql.unsafe`VACUUM builds`);
+    const hotUpdates = await db.pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`UPDATE builds SET status = 'cancelled', status_rank = 3, conclusion = 'cancelled' WHERE id = ${id}`);
+      return tx.oneFirst(sql.type(z.object({ hot: z.number() }))`SELECT pg_stat_get_xact_tuples_hot_updated('builds'::regclass)::int AS hot`);
+    });
+    expect(hotUpdates).toBe(1);
   });
 
   it("counts matches exactly for the API", async () => {
