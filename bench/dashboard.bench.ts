@@ -1,10 +1,12 @@
 /**
  * Dashboard at scale: the overview page and GET /api/metrics/summary over 1,000,000 builds,
  * beside the same SQL run over the raw table without its indexes (the naive plan), and the
- * first load's weight (gzip) beside htmx alone.
+ * first load's weight (gzip) beside htmx alone. Then the builds list filtered by a rare value
+ * and a deep page, beside the list's SQL and indexes before keyset pages (bench/build-lists.ts).
  *
  *   npx tsx bench/dashboard.bench.ts        (BUILDS=200000 for a quicker run)
  *   FIRST_LOAD_ONLY=1 BUILDS=20000 npx tsx bench/dashboard.bench.ts   (the first load's weight alone)
+ *   LISTS_ONLY=1 npx tsx bench/dashboard.bench.ts   (the builds list's section alone)
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -12,45 +14,27 @@ import { gzipSync } from "node:zlib";
 import { sql, type DatabasePool } from "slonik";
 import { createPool } from "../src/db/create-pool.js";
 import { createServer } from "../src/web/create-server.js";
+import { insertBulkBuilds } from "../test/helpers/bulk-builds.js";
+import { benchBuildLists } from "./build-lists.js";
 import { kb, ms, quietLog, table, time, withBenchDatabase } from "./support.js";
 
 const BUILDS = Number(process.env.BUILDS ?? 1_000_000);
 const BATCH = 100_000;
 /** Only the first load's weight: no timings, so it runs in seconds on a small seed. */
 const FIRST_LOAD_ONLY = process.env.FIRST_LOAD_ONLY === "1";
+/** Only the builds list's section (bench/build-lists.ts), without the raw-table baselines above it. */
+const LISTS_ONLY = process.env.LISTS_ONLY === "1";
 /** The most the overview's first load may weigh, gzip-compressed: 50 KB. */
 const FIRST_LOAD_BUDGET = 50_000;
+
+/** One build in this many has each rare value (50 of each at 1,000,000), spread through the year. */
+const RARE_EVERY = 20_000;
 
 async function seed(pool: DatabasePool) {
   for (let from = 1; from <= BUILDS; from += BATCH) {
     const to = Math.min(BUILDS, from + BATCH - 1);
     // A year of history, newest last; 50 repositories, 5 workflows, mostly main; ~80% green.
-    await pool.query(sql.unsafe`
-      INSERT INTO builds (
-        provider_id, installation_id, repository_id, repository, external_id, run_attempt, run_number,
-        workflow_id, workflow, status, status_rank, raw_status, conclusion, branch, commit_sha,
-        commit_message, triggered_by, event, url, created_at, updated_at, started_at, finished_at, payload
-      )
-      SELECT 1, 1, r, 'acme/repo-' || r, i, 1, i, w, (ARRAY['CI', 'Deploy', 'Lint', 'Nightly', 'Release'])[w],
-             s, CASE s WHEN 'queued' THEN 1 WHEN 'running' THEN 2 ELSE 3 END,
-             CASE WHEN s IN ('queued', 'running') THEN s ELSE 'completed' END,
-             CASE s WHEN 'success' THEN 'success' WHEN 'failed' THEN 'failure' WHEN 'cancelled' THEN 'cancelled'
-                    WHEN 'skipped' THEN 'skipped' END,
-             CASE WHEN i % 4 = 0 THEN 'feature/' || (i % 97) ELSE 'main' END,
-             md5(i::text) || left(md5((i + 1)::text), 8), 'Change ' || i, 'dev' || (i % 40), 'push',
-             'https://github.com/acme/repo-' || r || '/actions/runs/' || i,
-             t, t + d, t, CASE WHEN s IN ('queued', 'running') THEN NULL ELSE t + d END, '{}'::jsonb
-      FROM (
-        SELECT i, (i % 50) + 1 AS r, (i % 5) + 1 AS w,
-               now() - ((${BUILDS} - i)::float8 / ${BUILDS}) * interval '365 days' AS t,
-               make_interval(secs => 60 + (i * 7919) % 900) AS d,
-               CASE WHEN i > ${BUILDS} - 20 THEN 'running'
-                    WHEN (i * 2654435761) % 1000 < 800 THEN 'success'
-                    WHEN (i * 2654435761) % 1000 < 930 THEN 'failed'
-                    WHEN (i * 2654435761) % 1000 < 970 THEN 'cancelled'
-                    ELSE 'skipped' END AS s
-        FROM generate_series(${from}::bigint, ${to}::bigint) AS i
-      ) seeded`);
+    await insertBulkBuilds(pool, { from, to, total: BUILDS, rareEvery: RARE_EVERY });
     process.stderr.write(`\rseeded ${to.toLocaleString("en")} builds`);
   }
   process.stderr.write("\n");
@@ -90,7 +74,7 @@ async function main() {
         await response.text();
       };
       const rows: string[][] = [];
-      for (const [label, path] of FIRST_LOAD_ONLY ? [] : ([
+      for (const [label, path] of FIRST_LOAD_ONLY || LISTS_ONLY ? [] : ([
         ["GET /api/metrics/summary?days=7", "/api/metrics/summary?days=7"],
         ["GET / (overview page)", "/"],
         ["GET /builds (first page)", "/builds"],
@@ -99,6 +83,8 @@ async function main() {
         const raw = await time(get(naive, path), 5, 1);
         rows.push([label, `${ms(ours.median)} (p95 ${ms(ours.p95)})`, `${ms(raw.median)} (p95 ${ms(raw.p95)})`, `${(raw.median / ours.median).toFixed(0)}×`]);
       }
+
+      const lists = FIRST_LOAD_ONLY ? "" : await benchBuildLists(pool, BUILDS);
 
       const require = createRequire(import.meta.url);
       const html = await (await app.request("/")).text();
@@ -121,7 +107,8 @@ scans turned off, i.e. over the raw table, as a dashboard without its indexes wo
 ${table(["Request", "Runboard", "Same SQL over the raw table", "Speed-up"], rows)}
 
 ${firstLoad}
-`);
+
+${lists}`);
       }
       if (total > FIRST_LOAD_BUDGET) {
         process.exitCode = 1;

@@ -13,6 +13,8 @@ export interface BuildsQuery {
   /** One UTC day, "YYYY-MM-DD"; it wins over `days`. */
   day?: string | undefined;
   offset: number;
+  /** A keyset page: the builds after this cursor (opaque text), instead of `offset`. */
+  before?: string | undefined;
   limit: number;
 }
 
@@ -22,6 +24,8 @@ export interface BuildsResultsData {
   total: number;
   /** The count stopped here: show "N+". */
   countLimit: number;
+  /** The cursor of the next, older page, or null on the last one. */
+  next: string | null;
 }
 
 /** The query string of a filtered view (empty filters left out), so a view can be shared. */
@@ -33,6 +37,7 @@ export function buildsSearch(query: BuildsQuery, overrides: Partial<BuildsQuery>
     if (value !== undefined && value !== "") params.set(key, String(value));
   }
   if (merged.offset) params.set("offset", String(merged.offset));
+  if (merged.before) params.set("before", merged.before);
   if (merged.limit !== 50) params.set("limit", String(merged.limit));
   const text = params.toString();
   return text ? `?${text}` : "";
@@ -112,13 +117,17 @@ export function BuildsPage(props: { nonce: string; data: BuildsResultsData; opti
 
 /** The results: table, pager and CSV link; the page, the filter swap and live refresh all use it. */
 export function BuildsResults(props: { data: BuildsResultsData }) {
-  const { query, builds, total, countLimit } = props.data;
+  const { query, builds, total, countLimit, next } = props.data;
   const search = buildsSearch(query);
   const shown = total >= countLimit ? `${countLimit.toLocaleString("en")}+` : total.toLocaleString("en");
   const from = total === 0 ? 0 : query.offset + 1;
   const to = query.offset + builds.length;
-  const pageLink = (offset: number, label: string, rel: string) => {
-    const href = `/builds${buildsSearch(query, { offset })}`;
+  // A keyset page does not know how many builds come before it.
+  const caption = query.before
+    ? `${builds.length.toLocaleString("en")} older build${builds.length === 1 ? "" : "s"} of ${shown}, newest first`
+    : `Builds ${from}–${to} of ${shown}, newest first`;
+  const pageLink = (at: Partial<BuildsQuery>, label: string, rel: string) => {
+    const href = `/builds${buildsSearch(query, { offset: 0, before: undefined, ...at })}`;
     return (
       <a href={href} rel={rel} hx-get={href} hx-target="#results" hx-swap="outerSync" hx-push-url="true">
         {label}
@@ -133,11 +142,13 @@ export function BuildsResults(props: { data: BuildsResultsData }) {
       hx-swap="outerSync"
       aria-live="polite"
     >
-      <BuildsTable builds={builds} caption={`Builds ${from}–${to} of ${shown}, newest first`} />
+      <BuildsTable builds={builds} caption={caption} />
       <nav class="pager" aria-label="Pages">
-        {query.offset > 0 && pageLink(Math.max(0, query.offset - query.limit), "← Newer", "prev")}
-        {to < total && pageLink(query.offset + query.limit, "Older →", "next")}
-        <a class="button" href={`/builds.csv${buildsSearch(query, { offset: 0 })}`} download>
+        {query.before && pageLink({}, "← Newest", "first")}
+        {query.offset > 0 && pageLink({ offset: Math.max(0, query.offset - query.limit) }, "← Newer", "prev")}
+        {/* Older pages by cursor: a deep page costs what the first does. */}
+        {next && pageLink({ before: next }, "Older →", "next")}
+        <a class="button" href={`/builds.csv${buildsSearch(query, { offset: 0, before: undefined })}`} download>
           Export CSV
         </a>
       </nav>

@@ -1,5 +1,6 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
+import type { BuildCursor } from "../domain/build-cursor.js";
 import { STATUSES } from "../domain/status.js";
 import { inScope, type InstallationScope } from "./values.js";
 
@@ -79,30 +80,62 @@ function filterConditions(filters: BuildFilters) {
   return sql.join(conditions, sql.fragment` AND `);
 }
 
+/** The list's order: newest first, builds without a created_at last, then by id (every index of builds' filters keeps it). */
+const listOrder = sql.fragment`ORDER BY b.created_at DESC NULLS LAST, b.id DESC`;
+/** A build's exact position in that order, for the next keyset page's cursor. */
+const positionColumn = sql.fragment`to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS position_at`;
+const listedRow = buildSchema.extend({ position_at: z.string().nullable() });
+
 /**
- * Builds newest first, with the number that match the filters.
+ * The builds after `cursor` in the list's order, as conditions each of which an index can
+ * walk from the cursor on: a row comparison never matches a NULL created_at, so the builds
+ * without one (listed last) are a second condition of their own.
+ */
+function afterCursor(cursor: BuildCursor) {
+  if (cursor.createdAt === null) return [sql.fragment`b.created_at IS NULL AND b.id < ${cursor.id}`];
+  const createdAt = sql.fragment`(${cursor.createdAt}::timestamp AT TIME ZONE 'UTC')`;
+  return [sql.fragment`(b.created_at, b.id) < (${createdAt}, ${cursor.id})`, sql.fragment`b.created_at IS NULL`];
+}
+
+/**
+ * Builds newest first, with the number that match the filters, from `offset` or, for deep
+ * pages, after `before` (keyset: its cost does not grow with the depth, and builds arriving
+ * meanwhile neither shift the page nor repeat on it).
  * @param page.countLimit count at most this many (pages show "10,000+"), so a page's cost does
  *   not grow with history; the API counts exactly.
+ * @returns `next`, the cursor of the page after this one, or null when no build follows.
  */
 export async function listBuilds(
   connection: CommonQueryMethods,
   filters: BuildFilters,
-  page: { limit: number; offset: number; countLimit?: number },
-): Promise<{ builds: Build[]; total: number }> {
+  page: { limit: number; offset?: number; before?: BuildCursor | undefined; countLimit?: number },
+): Promise<{ builds: Build[]; total: number; next: BuildCursor | null }> {
   const where = filterConditions(filters);
-  const [builds, total] = await Promise.all([
-    connection.any(sql.type(buildSchema)`
-      SELECT ${buildColumns}
-      FROM builds b JOIN providers p ON p.id = b.provider_id
-      WHERE ${where}
-      ORDER BY b.created_at DESC NULLS LAST, b.id DESC
-      LIMIT ${page.limit} OFFSET ${page.offset}`),
+  // One more than shown, to know whether a page follows.
+  const take = page.limit + 1;
+  const select = (condition: FragmentSqlToken, offset: number) => sql.fragment`
+    SELECT ${buildColumns}, ${positionColumn}
+    FROM builds b JOIN providers p ON p.id = b.provider_id
+    WHERE ${where} AND ${condition}
+    ${listOrder}
+    LIMIT ${take} OFFSET ${offset}`;
+  const listed = page.before
+    ? sql.type(listedRow)`
+        SELECT * FROM (${sql.join(afterCursor(page.before).map((condition) => sql.fragment`(${select(condition, 0)})`), sql.fragment` UNION ALL `)}) b
+        ${listOrder}
+        LIMIT ${take}`
+    : sql.type(listedRow)`${select(sql.fragment`TRUE`, page.offset ?? 0)}`;
+  const [rows, total] = await Promise.all([
+    connection.any(listed),
     connection.oneFirst(sql.type(z.object({ total: z.number() }))`
       SELECT count(*)::int AS total FROM (
         SELECT 1 FROM builds b WHERE ${where} ${page.countLimit ? sql.fragment`LIMIT ${page.countLimit}` : sql.fragment``}
       ) matching`),
   ]);
-  return { builds: [...builds], total };
+  const shown = rows.slice(0, page.limit);
+  const last = shown.at(-1);
+  const next = rows.length > page.limit && last ? { createdAt: last.position_at, id: last.id } : null;
+  return { builds: shown.map(({ position_at: _position, ...build }) => build), total, next };
 }
 
 export const buildJobSchema = z.object({

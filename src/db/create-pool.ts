@@ -30,6 +30,8 @@ export interface PoolOptions {
   maximumPoolSize?: number;
   /** Stack traces cost a little on every query; worth it in tests and development. */
   captureStackTrace?: boolean;
+  /** More interceptors, after the result parser (tests read the SQL a function runs). */
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -51,7 +53,7 @@ export async function createPool(connectionUri: string, options: PoolOptions = {
     // session advisory locks and migrations each use a connection of their own.
     resetConnection: async () => {},
     maximumPoolSize: options.maximumPoolSize ?? 10,
-    interceptors: [resultParserInterceptor],
+    interceptors: [resultParserInterceptor, ...(options.interceptors ?? [])],
     typeParsers,
   });
 }

@@ -5,10 +5,11 @@ import { z } from "zod";
 import { getMetricsSummary } from "../db/build-metrics.js";
 import { buildJobSchema, buildSchema, getBuild, listBuilds } from "../db/builds.js";
 import { listTopFailures, topFailureSchema } from "../db/failure-excerpts.js";
+import { decodeBuildCursor, encodeBuildCursor } from "../domain/build-cursor.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
-import { parseQuery, wholeNumber } from "./parse-query.js";
+import { badParameter, cursorParameter, parseQuery, wholeNumber } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
 import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
@@ -17,6 +18,7 @@ export const buildsQuery = z
   .object({
     limit: wholeNumber(1, 500, 50),
     offset: wholeNumber(0, 10_000_000, 0),
+    before: cursorParameter(decodeBuildCursor),
     status: z
       .union([z.literal(""), z.enum(STATUSES, { message: `must be one of ${STATUSES.join(", ")}` })])
       .optional()
@@ -50,7 +52,13 @@ export const failuresQuery = z
 export const failuresAnswerSchema = z.object({ window_days: z.number().int(), failures: z.array(topFailureSchema) });
 
 /** GET /api/builds's answer. */
-export const buildsAnswerSchema = z.object({ builds: z.array(buildSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+export const buildsAnswerSchema = z.object({
+  builds: z.array(buildSchema),
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  next_before: z.string().nullable().describe("The `before` of the next (older) page; null on the last page"),
+});
 
 /** GET /api/builds/{id}'s answer: the build, its provider, the jobs of its current attempt. */
 export const buildDetailSchema = buildSchema.extend({ provider_name: z.string(), jobs: z.array(buildJobSchema) });
@@ -89,7 +97,8 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
 
   app.get("/builds", async (c) => {
     const q = parseQuery(c, buildsQuery);
-    const { builds, total } = await listBuilds(
+    if (q.before && q.offset) throw badParameter("offset", "cannot be given with before");
+    const { builds, total, next } = await listBuilds(
       deps.pool,
       {
         status: q.status,
@@ -99,9 +108,15 @@ export function createApiRoutes(deps: { pool: DatabasePool; now: () => Date; syn
         triggeredBy: q.triggered_by,
         installations: scopeOf(c),
       },
-      { limit: q.limit, offset: q.offset },
+      { limit: q.limit, offset: q.offset, before: q.before },
     );
-    const answer: z.infer<typeof buildsAnswerSchema> = { builds, total, limit: q.limit, offset: q.offset };
+    const answer: z.infer<typeof buildsAnswerSchema> = {
+      builds,
+      total,
+      limit: q.limit,
+      offset: q.offset,
+      next_before: next && encodeBuildCursor(next),
+    };
     return c.json(answer);
   });
 

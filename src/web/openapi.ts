@@ -137,7 +137,10 @@ export function createOpenApiDocument(baseUrl: string) {
           summary: "Builds, newest first",
           parameters: parameters(buildsQuery, {
             limit: "Page size",
-            offset: "Builds to skip",
+            offset: "Builds to skip (not with before)",
+            before:
+              "Keyset paging, for deep pages: the builds after this cursor, the previous answer's next_before (opaque). " +
+              "Its cost does not grow with the depth, and builds that arrive meanwhile neither shift nor repeat a page",
             status: "queued, running, success, failed, cancelled or skipped",
             repository: "owner/name",
             branch: "Branch name",

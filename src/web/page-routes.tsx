@@ -25,10 +25,11 @@ import { getQueueTotal } from "../db/job-metrics.js";
 import { getFailureInsights, listTopFailures } from "../db/failure-excerpts.js";
 import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
 import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
+import { decodeBuildCursor, encodeBuildCursor } from "../domain/build-cursor.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
-import { parseQuery } from "./parse-query.js";
+import { badParameter, cursorParameter, parseQuery } from "./parse-query.js";
 import { scopeOf } from "./auth/access.js";
 import type { InstallationScope } from "../db/values.js";
 import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
@@ -73,6 +74,7 @@ const buildsQuerySchema = z
       .transform((v) => v || undefined)
       .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day, YYYY-MM-DD").refine(isDay, "must be a day, YYYY-MM-DD").optional()),
     offset: whole(10_000_000),
+    before: cursorParameter(decodeBuildCursor),
     limit: whole(200),
   })
   .strict();
@@ -164,13 +166,15 @@ export function createPageRoutes(deps: PageDeps): Hono {
 
   const buildsResults = async (c: Context): Promise<BuildsResultsData> => {
     const q = parseQuery(c, buildsQuerySchema);
-    const query: BuildsQuery = { ...q, offset: q.offset ?? 0, limit: q.limit || 50 };
-    const { builds, total } = await listBuilds(deps.pool, filtersOf(q, scopeOf(c)), {
+    if (q.before && q.offset) throw badParameter("offset", "cannot be given with before");
+    const query: BuildsQuery = { ...q, offset: q.offset ?? 0, before: q.before && encodeBuildCursor(q.before), limit: q.limit || 50 };
+    const { builds, total, next } = await listBuilds(deps.pool, filtersOf(q, scopeOf(c)), {
       limit: query.limit,
       offset: query.offset,
+      before: q.before,
       countLimit: PAGE_COUNT_LIMIT,
     });
-    return { query, builds, total, countLimit: PAGE_COUNT_LIMIT };
+    return { query, builds, total, countLimit: PAGE_COUNT_LIMIT, next: next && encodeBuildCursor(next) };
   };
 
   app.get("/builds", async (c) => {

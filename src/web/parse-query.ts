@@ -28,9 +28,33 @@ export function parseQuery<T extends z.ZodTypeAny>(c: Context, schema: T): z.inf
     const issue = result.error.issues[0]!;
     const name = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".");
     const message = issue.code === "unrecognized_keys" ? "is not a known parameter" : issue.message;
-    throw new HTTPException(400, {
-      res: Response.json({ error: `invalid query parameter ${name}: ${message}`, parameter: name }, { status: 400 }),
-    });
+    throw badParameter(name, message);
   }
   return result.data;
+}
+
+/** The 400 answer for a query parameter that was refused, in {@link parseQuery}'s words. */
+export function badParameter(name: string, message: string): HTTPException {
+  return new HTTPException(400, {
+    res: Response.json({ error: `invalid query parameter ${name}: ${message}`, parameter: name }, { status: 400 }),
+  });
+}
+
+/**
+ * A keyset cursor query parameter (`before`): the position its opaque text stands for, refused
+ * when the text is not one `decode` reads.
+ */
+export function cursorParameter<T>(decode: (text: string) => T | null) {
+  return z
+    .string()
+    .optional()
+    .transform((text, context): T | undefined => {
+      if (text === undefined || text === "") return undefined;
+      const cursor = decode(text);
+      if (cursor === null) {
+        context.addIssue({ code: "custom", message: "is not a cursor from a page before (next_before)" });
+        return z.NEVER;
+      }
+      return cursor;
+    });
 }

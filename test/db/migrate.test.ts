@@ -4,7 +4,7 @@ import path from "node:path";
 import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { migrate, readMigrations } from "../../src/db/migrate.js";
+import { migrate, NO_TRANSACTION_MARKER, readMigrations } from "../../src/db/migrate.js";
 import { projectPath } from "../../src/project-path.js";
 import { silentLog } from "../helpers/github-app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
@@ -110,11 +110,92 @@ describe("migrate", () => {
     expect(await appliedIds()).not.toContain(9999);
   });
 
+  describe("a migration marked to run outside a transaction", () => {
+    const marked = (body: string) => `${NO_TRANSACTION_MARKER}\n-- a comment; then the statements\n${body}`;
+    const indexes = () =>
+      db.pool.any(
+        sql.type(z.object({ name: z.string(), valid: z.boolean() }))`
+          SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE i.indrelid = to_regclass('dupes') ORDER BY c.relname`,
+      );
+
+    it("builds an index concurrently, statement by statement, and is recorded", async () => {
+      await writeFile(
+        path.join(dir, "9999_concurrent.sql"),
+        marked("CREATE TABLE dupes (n int);\nINSERT INTO dupes VALUES (1), (2);\nCREATE INDEX CONCURRENTLY dupes_n_idx ON dupes (n);\n"),
+      );
+      expect(await migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).toContain("9999_concurrent.sql");
+      expect(await indexes()).toEqual([{ name: "dupes_n_idx", valid: true }]);
+      expect(await appliedIds()).toContain(9999);
+    });
+
+    it("is refused by PostgreSQL without the marker", async () => {
+      await writeFile(path.join(dir, "9999_concurrent.sql"), "CREATE TABLE dupes (n int);\nCREATE INDEX CONCURRENTLY dupes_n_idx ON dupes (n);\n");
+      await expect(migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).rejects.toThrow(/cannot run inside a transaction block/);
+    });
+
+    it("runs again from the top after a failure, replacing the invalid index a failed build left", async () => {
+      await writeFile(
+        path.join(dir, "9999_concurrent.sql"),
+        marked(
+          "CREATE TABLE IF NOT EXISTS dupes (n int);\nINSERT INTO dupes SELECT 1 WHERE NOT EXISTS (SELECT FROM dupes);\n" +
+            "DROP INDEX CONCURRENTLY IF EXISTS dupes_n_key;\nCREATE UNIQUE INDEX CONCURRENTLY dupes_n_key ON dupes (n);\n",
+        ),
+      );
+      await migrate({ connectionUri: db.connectionUri, log: silentLog, dir });
+      await db.pool.query(sql.unsafe`DROP INDEX dupes_n_key`);
+      await db.pool.query(sql.unsafe`INSERT INTO dupes VALUES (1)`);
+      await db.pool.query(sql.unsafe`DELETE FROM schema_migrations WHERE id = 9999`);
+
+      await expect(migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).rejects.toThrow(
+        /migration 9999_concurrent.sql failed \(it runs outside a transaction.*could not create unique index/,
+      );
+      expect(await indexes()).toEqual([{ name: "dupes_n_key", valid: false }]);
+      expect(await appliedIds()).not.toContain(9999);
+
+      await db.pool.query(sql.unsafe`DELETE FROM dupes WHERE ctid = (SELECT max(ctid) FROM dupes)`);
+      expect(await migrate({ connectionUri: db.connectionUri, log: silentLog, dir })).toEqual(["9999_concurrent.sql"]);
+      expect(await indexes()).toEqual([{ name: "dupes_n_key", valid: true }]);
+    });
+
+    it("may not hold dollar quoting, which could hide a statement's end", async () => {
+      await writeFile(path.join(dir, "9999_concurrent.sql"), marked("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n"));
+      await expect(readMigrations(dir)).rejects.toThrow(/9999_concurrent.sql runs outside a transaction and holds a \$/);
+    });
+
+    it("does not wait on a process queued for the migration lock", async () => {
+      await writeFile(
+        path.join(dir, "9999_concurrent.sql"),
+        marked("CREATE TABLE dupes (n int);\nSELECT pg_sleep(0.5);\nCREATE INDEX CONCURRENTLY dupes_n_idx ON dupes (n);\n"),
+      );
+      const earlier = await onlyUpTo(dir, 9998);
+      await migrate({ connectionUri: db.connectionUri, log: silentLog, dir: earlier });
+      await rm(earlier, { recursive: true, force: true });
+      // A second process asks for the lock while the first builds: a blocked `pg_advisory_lock`
+      // would hold a snapshot the concurrent build waits for, and neither would finish.
+      const runs = await Promise.all([
+        migrate({ connectionUri: db.connectionUri, log: silentLog, dir }),
+        new Promise((resolve) => setTimeout(resolve, 100)).then(() => migrate({ connectionUri: db.connectionUri, log: silentLog, dir })),
+      ]);
+      expect(runs).toEqual([["9999_concurrent.sql"], []]);
+      expect(await indexes()).toEqual([{ name: "dupes_n_idx", valid: true }]);
+    });
+  });
+
   it("refuses badly named migration files", async () => {
     await writeFile(path.join(dir, "2_oops.sql"), "SELECT 1;");
     await expect(readMigrations(dir)).rejects.toThrow(/2_oops.sql must be named NNNN_name.sql/);
   });
 });
+
+/** A copy of the migrations in `dir` numbered up to `last`. */
+async function onlyUpTo(dir: string, last: number): Promise<string> {
+  const copy = await mkdtemp(path.join(os.tmpdir(), "runboard-migrations-"));
+  for (const migration of await readMigrations(dir)) {
+    if (migration.id <= last) await writeFile(path.join(copy, migration.name), migration.sql);
+  }
+  return copy;
+}
 
 describe("landed migrations", () => {
   const LIST = "test/db/landed-migrations.json";

@@ -118,6 +118,26 @@ describe("JSON API", () => {
     expect(page.body.builds.map((b: { external_id: string }) => b.external_id)).toEqual(["2", "1"]);
   });
 
+  it("pages by cursor, following next_before to the last page, as by offset", async () => {
+    const all = (await get("/api/builds")).body.builds.map((b: { id: number }) => b.id);
+    const seen: number[] = [];
+    let url = "/api/builds?limit=2";
+    for (;;) {
+      const { status, body } = await get(url);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ total: 7, limit: 2, offset: 0 });
+      seen.push(...body.builds.map((b: { id: number }) => b.id));
+      if (body.next_before === null) break;
+      expect(body.next_before).toMatch(/^[A-Za-z0-9_-]+$/);
+      url = `/api/builds?limit=2&before=${body.next_before}`;
+    }
+    expect(seen).toEqual(all);
+    const main = await get("/api/builds?branch=main&limit=1");
+    const older = await get(`/api/builds?branch=main&limit=10&before=${main.body.next_before}`);
+    expect([...main.body.builds, ...older.body.builds].map((b: { branch: string }) => b.branch).every((b: string) => b === "main")).toBe(true);
+    expect(main.body.builds.length + older.body.builds.length).toBe(main.body.total);
+  });
+
   it.each([
     ["limit=0", "limit"],
     ["limit=abc", "limit"],
@@ -125,6 +145,9 @@ describe("JSON API", () => {
     ["offset=-1", "offset"],
     ["status=broken", "status"],
     ["colour=red", "colour"],
+    ["before=not-a-cursor", "before"],
+    [`before=${Buffer.from("2026-02-31T10:00:00.000000~1").toString("base64url")}`, "before"],
+    [`before=${Buffer.from("2026-03-09T10:00:00.000000~1").toString("base64url")}&offset=2`, "offset"],
   ])("answers 400 naming the parameter for ?%s", async (query, parameter) => {
     const { status, body } = await get(`/api/builds?${query}`);
     expect(status).toBe(400);

@@ -144,6 +144,7 @@ describe("/openapi.json", () => {
     addFormats(ajv);
     const bearer = { authorization: `Bearer ${API_TOKEN}` };
     const json = { ...bearer, "content-type": "application/json" };
+    const firstPage = (await (await app.request("/api/builds?limit=1", { headers: bearer })).json()) as { next_before: string };
     const calls: Array<{ method: "get" | "post"; path: string; url: string; status: number; headers?: Record<string, string>; body?: string }> = [
       { method: "get", path: "/health", url: "/health", status: 200 },
       { method: "get", path: "/openapi.json", url: "/openapi.json", status: 200 },
@@ -151,6 +152,8 @@ describe("/openapi.json", () => {
       { method: "get", path: "/metrics", url: "/metrics", status: 401 },
       { method: "get", path: "/api/builds", url: "/api/builds", status: 200, headers: bearer },
       { method: "get", path: "/api/builds", url: "/api/builds?limit=2&status=success", status: 200, headers: bearer },
+      { method: "get", path: "/api/builds", url: `/api/builds?limit=2&before=${firstPage.next_before}`, status: 200, headers: bearer },
+      { method: "get", path: "/api/builds", url: "/api/builds?before=x%2Fy", status: 400, headers: bearer },
       { method: "get", path: "/api/builds", url: "/api/builds?limit=0", status: 400, headers: bearer },
       { method: "get", path: "/api/builds", url: "/api/builds", status: 401 },
       { method: "get", path: "/api/builds/{id}", url: `/api/builds/${buildId}`, status: 200, headers: bearer },

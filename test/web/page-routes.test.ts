@@ -78,6 +78,23 @@ describe("pages", () => {
     expect(full).toContain('<option value="failed" selected="">failed</option>');
   });
 
+  it("links the older page by cursor, and from there the newest", async () => {
+    const results = async (query: string) => (await app.request(`/builds${query}`, { headers: { "hx-request": "true" } })).text();
+    const hrefOf = (html: string, rel: string) =>
+      [...html.matchAll(/<a href="([^"]+)" rel="([^"]+)"/g)].find((m) => m[2] === rel)?.[1]?.replaceAll("&amp;", "&");
+    const first = await results("?repository=acme%2Fapi&limit=2");
+    expect(first).toContain("Builds 1–2 of 3");
+    const older = hrefOf(first, "next")!;
+    expect(older).toMatch(/^\/builds\?repository=acme%2Fapi&before=[A-Za-z0-9_-]+&limit=2$/);
+    const second = await results(older.slice("/builds".length));
+    expect(second).toContain("1 older build of 3");
+    expect(hrefOf(second, "first")).toBe("/builds?repository=acme%2Fapi&limit=2");
+    expect(hrefOf(second, "next")).toBeUndefined();
+    const ids = (html: string) => [...html.matchAll(/href="\/builds\/(\d+)"/g)].map((m) => m[1]);
+    expect(ids(second)).not.toEqual(ids(first));
+    expect((await app.request("/builds?before=nonsense")).status).toBe(400);
+  });
+
   it("filters builds to one UTC day, the day a chart links to", async () => {
     const results = async (query: string) => (await app.request(`/builds?${query}`, { headers: { "hx-request": "true" } })).text();
     // Runs 1 and 2 were created on June 8, runs 3 and 4 on June 9 (UTC).
@@ -162,7 +179,7 @@ describe("pages", () => {
     const doc = (await (await app.request("/openapi.json")).json()) as any;
     expect(doc.openapi).toBe("3.1.0");
     const params = doc.paths["/api/builds"].get.parameters.map((p: { name: string }) => p.name);
-    expect(params).toEqual(["limit", "offset", "status", "repository", "branch", "workflow", "triggered_by"]);
+    expect(params).toEqual(["limit", "offset", "before", "status", "repository", "branch", "workflow", "triggered_by"]);
     const status = doc.paths["/api/builds"].get.parameters.find((p: { name: string }) => p.name === "status");
     expect(JSON.stringify(status.schema)).toContain("cancelled");
     expect(Object.keys(doc.paths["/api/metrics/summary"].get.responses["200"].content["application/json"].schema.properties)).toContain("p95_duration_seconds");
