@@ -29,9 +29,10 @@ describe("ingest under concurrent load (batched writes)", () => {
   afterEach(() => db.drop());
 
   it("gives each call the outcome it would have had alone", async () => {
-    // The first call is written at once; the rest arrive while it is and form one batch.
+    // The first two calls are written at once, one batch each; the rest arrive while they are and form one batch.
     const calls = [
       ingest({ kind: "run", record: run({ id: 50 }) }, { id: "d0", event: "workflow_run", action: "completed" }),
+      ingest({ kind: "run", record: run({ id: 51 }) }, { id: "d0b", event: "workflow_run", action: "completed" }),
       ingest({ kind: "run", record: run({ status: "queued" }) }, { id: "d1", event: "workflow_run", action: "requested" }),
       ingest({ kind: "run", record: run() }, { id: "d2", event: "workflow_run", action: "completed" }),
       ingest({ kind: "run", record: run({ status: "in_progress" }) }, { id: "d3", event: "workflow_run", action: "in_progress" }),
@@ -42,7 +43,7 @@ describe("ingest under concurrent load (batched writes)", () => {
     ];
     const results = await Promise.all(calls);
     expect(results.map((r) => r.outcome)).toEqual([
-      "changed", "unchanged", "changed", "unchanged", "duplicate", "changed", "unchanged", "changed",
+      "changed", "changed", "unchanged", "changed", "unchanged", "duplicate", "changed", "unchanged", "changed",
     ]);
     const builds = await db.pool.any(sql.type(z.object({ external_id: z.number(), status: z.string() }))`
       SELECT external_id, status FROM builds ORDER BY external_id`);
@@ -51,8 +52,9 @@ describe("ingest under concurrent load (batched writes)", () => {
       { external_id: 7, status: "queued" },
       { external_id: 8, status: "success" },
       { external_id: 50, status: "success" },
+      { external_id: 51, status: "success" },
     ]);
-    expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM deliveries`)).toBe(6);
+    expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM deliveries`)).toBe(7);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM build_jobs`)).toBe(1);
   });
 
