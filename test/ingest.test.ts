@@ -124,6 +124,26 @@ describe("ingest under concurrent load (batched writes)", () => {
     expect(state.failed_runs).toBe(1);
   });
 
+  it("stores a job of a run another batch is updating without waiting on that run", async () => {
+    await ingest({ kind: "run", record: run({ id: 40, status: "in_progress" }) }, { id: "r40", event: "workflow_run", action: "in_progress" });
+    // Another batch (a second lane, or a replica) is updating run 40 and has not committed yet.
+    const other = new pg.Client({ connectionString: db.connectionUri });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("UPDATE builds SET status = 'success', status_rank = 4 WHERE external_id = 40");
+      // The job's run row is there: the job is linked to it, with no placeholder insert to wait on the held row.
+      const stored = await ingest({ kind: "job", record: job({ id: 40 }) }, { id: "j40", event: "workflow_job", action: "completed" });
+      expect(stored).toMatchObject({ outcome: "changed" });
+      await other.query("COMMIT");
+    } finally {
+      await other.end();
+    }
+    const linked = await db.pool.any(sql.type(z.object({ external_id: z.number(), jobs: z.number() }))`
+      SELECT b.external_id, count(j.id)::int AS jobs FROM builds b LEFT JOIN build_jobs j ON j.build_id = b.id GROUP BY b.external_id`);
+    expect(linked).toEqual([{ external_id: 40, jobs: 1 }]);
+  });
+
   it("decides two failures of one branch on two replicas one after the other: one broken alert", async () => {
     const alerting = { email: { to: ["team@example.com"] }, slack: null, now: () => new Date(), sendDelayMs: 0 };
     const replicas = [createIngest({ pool: db.pool, alerting }), createIngest({ pool: db.pool, alerting })];

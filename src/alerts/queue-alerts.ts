@@ -1,4 +1,5 @@
 import { FAILURE_READ_DAYS } from "../db/failure-excerpts.js";
+import type { WriteContext } from "../db/write-batch.js";
 
 /** What the alert decision needs beyond the database: the environment's channels and the clock. */
 export interface AlertingContext {
@@ -13,7 +14,7 @@ export interface AlertingContext {
 
 /**
  * The alerting context as the write function takes it (`p_context` of runboard_write_batch,
- * migrations/0020_alerts_in_write.sql), which decides and queues alerts in the statement that
+ * migrations/0023_write_lock_order.sql), which decides and queues alerts in the statement that
  * writes the runs:
  * 1. what says nothing about a branch is skipped (unfinished, cancelled, skipped, no branch);
  * 2. each branch is locked, its state read, and each run decided in turn by the policy of
@@ -24,7 +25,7 @@ export interface AlertingContext {
  *    a branch red at import shows as broken without an alert, and the next live result alerts.
  * It also carries how far back failed jobs are read (FAILURE_READ_DAYS).
  */
-export function writeContext(context: AlertingContext) {
+export function writeContext(context: AlertingContext): WriteContext {
   return {
     email_to: context.email ? context.email.to : null,
     slack: context.slack ? { channel: context.slack.channel } : null,

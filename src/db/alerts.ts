@@ -46,13 +46,6 @@ export async function insertAlert(connection: CommonQueryMethods, alert: NewAler
     RETURNING id`);
 }
 
-/** The Slack "broken" alert of a build, which later replies thread under. */
-export async function findBrokenSlackAlert(connection: CommonQueryMethods, buildId: number): Promise<number | null> {
-  return connection.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
-    SELECT id FROM alerts WHERE build_id = ${buildId} AND kind = 'broken' AND channel = 'slack'
-    ORDER BY id LIMIT 1`);
-}
-
 const dueAlert = z.object({
   id: z.number(),
   build_id: z.number().nullable(),

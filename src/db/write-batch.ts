@@ -17,7 +17,17 @@ export interface BatchToWrite {
    * alerts are decided and queued and the failed jobs' reads queued, in the same statement;
    * without it, the runs and jobs are only written.
    */
-  context?: Record<string, unknown> | null;
+  context?: WriteContext | null;
+}
+
+/** The write function's `p_context`: the channels alerts may go to, and how far back failed jobs are read. */
+export interface WriteContext {
+  /** The default recipients; null when email is not configured. */
+  email_to: string[] | null;
+  /** The default channel (may be null); the whole object null when Slack is not configured. */
+  slack: { channel: string | null } | null;
+  send_delay_ms: number;
+  failure_read_days: number;
 }
 
 export interface WrittenBatch {
@@ -99,7 +109,7 @@ const jobRow = (j: JobRecord) => ({
 /**
  * Writes a batch (deliveries, runs, jobs, the check runs of commits whose runs finished and,
  * given a context, the alerts the finished runs decide and the reads of failed jobs) in one call
- * of `runboard_write_batch` (migrations/0020_alerts_in_write.sql, where the rules are): one
+ * of `runboard_write_batch` (migrations/0023_write_lock_order.sql, where the rules are): one
  * statement, atomic without a transaction around it. Returns what really changed. Records go as
  * JSON: the payloads are serialized once, with the rest of the batch, and PostgreSQL parses them once.
  */

@@ -54,7 +54,7 @@ export const DEFAULT_ALERT_RULES: AlertRules = { branches: [], workflows: [], ro
 
 /** Where one branch's alerts go, once the rules and the environment's defaults are applied. */
 export interface AlertRoute {
-  /** False when the rules leave this branch or workflow out: no state is kept either. */
+  /** False when the rules leave this branch or workflow out: no alert (the branch's state is still kept). */
   watched: boolean;
   /** Set while a mute applies. */
   mutedUntil: Date | null;
@@ -124,5 +124,6 @@ export function routeOf(rules: AlertRules, repository: string): AlertRules["rout
 export function matches(patternText: string, value: string): boolean {
   if (!patternText.includes("*")) return patternText === value;
   const escaped = patternText.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
-  return new RegExp(`^${escaped.join(".*")}$`).test(value);
+  // Any run of characters, line breaks included, as SQL's LIKE reads `%` (runboard_glob_matches).
+  return new RegExp(`^${escaped.join("[\\s\\S]*")}$`).test(value);
 }

@@ -235,7 +235,8 @@ describe("the alert policy and routing decide in SQL as in src/domain", () => {
           repository: random.pick(patterns.filter(Boolean)),
           ...(random.next() < 0.4 ? { workflow: random.pick(patterns.filter(Boolean)) } : {}),
           ...(random.next() < 0.4 ? { branch: random.pick(patterns.filter(Boolean)) } : {}),
-          until: random.pick(["2026-07-01T11:00:00Z", "2026-07-01T13:30:00.250+02:00", "2026-07-02T08:00:00.123Z"]),
+          // NOW is 12:00Z: one mute over, three still on, ending at different times (offsets included).
+          until: random.pick(["2026-07-01T11:00:00Z", "2026-07-01T15:30:00.250+02:00", "2026-07-02T08:00:00.123Z", "2026-07-01T12:00:00.001Z"]),
         })),
       };
       const input = {
@@ -262,7 +263,7 @@ describe("the alert policy and routing decide in SQL as in src/domain", () => {
   it("matches a glob as `matches` does, whatever the pattern holds", async () => {
     const cases: Array<[string, string]> = [];
     const patterns = ["a*c", "a%c", "a_c", "a\\*", "a\\c", "*", "", "x.y", "(a)*", "[ab]", "a*b*c", "*%*"];
-    const values = ["abc", "a%c", "a_c", "aXc", "a\\c", "a\\*", "", "x.y", "xzy", "(a)b", "[ab]", "a", "abbc", "%", "ac"];
+    const values = ["abc", "a%c", "a_c", "aXc", "a\\c", "a\\*", "", "x.y", "xzy", "(a)b", "[ab]", "a", "abbc", "%", "ac", "a\nc", "a\u2028bc", "a\r\nb\nc"];
     for (const p of patterns) for (const v of values) cases.push([p, v]);
     const answers = await db.pool.anyFirst(sql.type(z.object({ m: z.boolean() }))`
       SELECT runboard_glob_matches(p, v) AS m
