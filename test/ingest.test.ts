@@ -3,7 +3,6 @@ import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../src/domain/normalize.js";
-import { branchKeyText } from "../src/db/branch-states.js";
 import { createIngest, type Ingest } from "../src/ingest.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/test-database.js";
 import { jobPayload, runPayload, type SeedRun } from "./helpers/seed-builds.js";
@@ -148,7 +147,8 @@ describe("ingest under concurrent load (batched writes)", () => {
     const alerting = { email: { to: ["team@example.com"] }, slack: null, now: () => new Date(), sendDelayMs: 0 };
     const replicas = [createIngest({ pool: db.pool, alerting }), createIngest({ pool: db.pool, alerting })];
     const first = run({ id: 1, conclusion: "failure" });
-    const key = branchKeyText({ repositoryId: first.repositoryId, workflowKey: String(first.workflowId), branch: "main" });
+    // The branch's advisory lock key, as runboard_queue_alerts builds it (migrations/0020_alerts_in_write.sql).
+    const key = `${first.repositoryId}\u0001${first.workflowId}\u0001main`;
     // A third session holds the branch's lock, so both replicas' writes reach it before either decides.
     const other = new pg.Client({ connectionString: db.connectionUri });
     await other.connect();
