@@ -1,0 +1,109 @@
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from "slonik";
+import { z } from "zod";
+import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange } from "../domain/rollup-window.js";
+import { isoText } from "./values.js";
+
+// build_rollups (migrations/0021_build_rollups.sql) is written by triggers on builds only; this
+// module holds what reads it in common, the backfill of the rows older than the rollups and the
+// clean-up of hour rows past the horizon. The readers of figures join `unitRows` in their own
+// modules (build-metrics.ts, build-trends.ts, workflow-stats.ts, digest-figures.ts).
+
+/**
+ * A join of `build_rollups` as `alias` to the rows of `ranges` (see domain/rollup-window.ts):
+ * `FROM build_rollups r ${unitRows("r", ranges)}`.
+ */
+export function unitRows(alias: string, ranges: UnitRange[]): FragmentSqlToken {
+  const r = sql.identifier([alias]);
+  return sql.fragment`JOIN unnest(
+      ${sql.array(ranges.map((u) => u.grain), "text")},
+      ${sql.array(ranges.map((u) => isoText(u.from)), "text")}::timestamptz[],
+      ${sql.array(ranges.map((u) => isoText(u.to)), "text")}::timestamptz[]) AS unit(grain, from_at, to_at)
+    ON ${r}.grain = unit.grain AND ${r}.period_start >= unit.from_at AND (unit.to_at IS NULL OR ${r}.period_start < unit.to_at)`;
+}
+
+/** The condition for builds `alias` created in `window`: the raw rows the same window's rollups count. */
+export function createdIn(alias: string, window: CountedWindow): FragmentSqlToken {
+  const b = sql.identifier([alias]);
+  return window.to === null
+    ? sql.fragment`${b}.created_at >= ${sql.timestamp(window.from)}`
+    : sql.fragment`${b}.created_at >= ${sql.timestamp(window.from)} AND ${b}.created_at < ${sql.timestamp(window.to)}`;
+}
+
+/**
+ * SQL for the histogram of durations in buckets, as a JSON object {"bucket": runs}, of the rows
+ * `source` (a query's name) picks: `histogram` arrays of rollup rows, merged by bucket.
+ */
+export function mergedHistogram(source: string, where: FragmentSqlToken = sql.fragment`TRUE`): FragmentSqlToken {
+  const s = sql.identifier([source]);
+  return sql.fragment`(SELECT jsonb_object_agg(m.bucket, m.runs) FROM (
+      SELECT k.bucket, sum(x.histogram[k.bucket])::int AS runs
+      FROM ${s} x CROSS JOIN LATERAL generate_subscripts(x.histogram, 1) AS k(bucket)
+      WHERE ${where}
+      GROUP BY k.bucket) m WHERE m.runs <> 0)`;
+}
+
+/** The same histogram from raw builds rows `source` with a `duration_seconds` column. */
+export function rawHistogram(source: string, where: FragmentSqlToken = sql.fragment`TRUE`): FragmentSqlToken {
+  const s = sql.identifier([source]);
+  return sql.fragment`(SELECT jsonb_object_agg(m.bucket, m.runs) FROM (
+      SELECT runboard_duration_bucket(x.duration_seconds) AS bucket, count(*)::int AS runs
+      FROM ${s} x WHERE x.duration_seconds IS NOT NULL AND ${where}
+      GROUP BY 1) m)`;
+}
+
+/**
+ * Whether every run is counted in the rollups: the backfill of the rows written before them
+ * is done. Until then readers count the raw rows.
+ */
+export async function rollupsReady(connection: CommonQueryMethods): Promise<boolean> {
+  return connection.oneFirst(sql.type(z.object({ ready: z.boolean() }))`
+    SELECT finished_at IS NOT NULL AS ready FROM rollup_backfill`);
+}
+
+const progressRow = z.object({ done_id: z.number(), through_id: z.number(), finished: z.boolean() });
+export type BackfillProgress = z.infer<typeof progressRow>;
+
+/**
+ * Counts the next `batch` ids of the rows written before the rollups, in a transaction of its
+ * own: their default-branch mark is set (the update trigger adds them to the rollups), and the
+ * progress moves on. A row a live write reached first has its mark already and is passed over,
+ * so each row counts once. The progress row is locked while a batch runs, so two replicas take
+ * batches in turn. Returns the progress after the batch.
+ */
+export async function backfillRollups(pool: DatabasePool, batch: number): Promise<BackfillProgress> {
+  return pool.transaction(async (tx) => {
+    const state = await tx.one(sql.type(progressRow)`
+      SELECT done_id, through_id, finished_at IS NOT NULL AS finished FROM rollup_backfill FOR UPDATE`);
+    if (state.finished) return state;
+    const upTo = Math.min(state.through_id, state.done_id + batch);
+    await tx.query(sql.unsafe`
+      UPDATE builds b SET on_default_branch = runboard_on_default_branch(b.repository_id, b.branch, b.payload)
+      WHERE b.id > ${state.done_id} AND b.id <= ${upTo} AND b.on_default_branch IS NULL`);
+    return tx.one(sql.type(progressRow)`
+      UPDATE rollup_backfill SET done_id = ${upTo},
+        finished_at = CASE WHEN ${upTo} >= through_id THEN now() END
+      RETURNING done_id, through_id, finished_at IS NOT NULL AS finished`);
+  });
+}
+
+/**
+ * Deletes hour rows older than the hour horizon (two days of margin: a digest computed late still
+ * finds its hours) and rows that count nothing any more (all their runs moved on), up to `limit`
+ * rows. Returns how many it deleted.
+ */
+export async function pruneRollups(connection: CommonQueryMethods, now: Date, limit: number): Promise<number> {
+  const result = await connection.query(sql.unsafe`
+    DELETE FROM build_rollups r
+    USING (
+      SELECT grain, period_start, installation_id, repository, workflow, on_default_branch, status
+      FROM build_rollups
+      WHERE (grain = 'hour' AND period_start < ${sql.timestamp(now)} - make_interval(days => ${HOUR_HORIZON_DAYS + 2}))
+         OR (runs = 0 AND timed_runs = 0)
+      LIMIT ${limit}
+    ) old
+    WHERE (r.grain, r.period_start, r.installation_id, r.repository, r.workflow, r.on_default_branch, r.status)
+        = (old.grain, old.period_start, old.installation_id, old.repository, old.workflow, old.on_default_branch, old.status)
+      AND ((r.grain = 'hour' AND r.period_start < ${sql.timestamp(now)} - make_interval(days => ${HOUR_HORIZON_DAYS + 2}))
+           OR (r.runs = 0 AND r.timed_runs = 0))`);
+  return result.rowCount;
+}

@@ -1,0 +1,86 @@
+/**
+ * Which rollup rows answer a window of time. Rollups count runs by the hour (the last
+ * HOUR_HORIZON_DAYS days), the UTC day and the UTC month they were created in, so a window is
+ * counted from the start of its first hour (or, further back than the horizon, of its first UTC
+ * day) and read as few rows as fit: hours up to the first midnight, days up to the first month,
+ * then months, and the same way down at its end.
+ */
+
+/**
+ * Hour rows are kept this long: a week and the week before it (the overview's "Needs attention",
+ * weekly digests and their change from the week before) then start on the hour, with a day to
+ * spare. Longer windows start at midnight UTC.
+ */
+export const HOUR_HORIZON_DAYS = 15;
+
+export type Grain = "hour" | "day" | "month";
+
+/** Rollup rows of one grain whose period starts in [from, to) (no `to`: from `from` on). */
+export interface UnitRange {
+  grain: Grain;
+  from: Date;
+  to: Date | null;
+}
+
+/** A window as rollups count it: runs created from `from` to before `to` (null: no end). */
+export interface CountedWindow {
+  from: Date;
+  to: Date | null;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * The window [since, until) (until null: up to now and beyond) as rollups count it: each end at
+ * the start of its hour, or of its UTC day when it lies more than HOUR_HORIZON_DAYS before `now`.
+ */
+export function countedWindow(since: Date, until: Date | null, now: Date): CountedWindow {
+  const horizon = now.getTime() - HOUR_HORIZON_DAYS * DAY;
+  const round = (t: Date) => (t.getTime() >= horizon ? floorTo("hour", t) : floorTo("day", t));
+  return { from: round(since), to: until === null ? null : round(until) };
+}
+
+/**
+ * The rollup rows that count `window` exactly, coarsest first where they fit, no grain above
+ * `coarsest` (the daily trend wants days, not months). At most a few ranges.
+ */
+export function unitRanges(window: CountedWindow, coarsest: Grain = "month"): UnitRange[] {
+  const grains = (["month", "day", "hour"] as const).filter((g) => rank(g) <= rank(coarsest));
+  const ranges: UnitRange[] = [];
+  const push = (grain: Grain, from: Date, to: Date | null) => {
+    const last = ranges[ranges.length - 1];
+    if (last && last.grain === grain && last.to !== null && last.to.getTime() === from.getTime()) last.to = to;
+    else ranges.push({ grain, from, to });
+  };
+  let at = window.from;
+  while (window.to === null || at < window.to) {
+    const grain = grains.find((g) => floorTo(g, at).getTime() === at.getTime() && (window.to === null || next(g, at) <= window.to));
+    if (!grain) throw new Error(`a window's ends are whole hours: ${window.from.toISOString()}`);
+    // With no end, the coarsest grain reached counts the rest.
+    if (window.to === null && grain === coarsest) {
+      push(grain, at, null);
+      break;
+    }
+    push(grain, at, next(grain, at));
+    at = next(grain, at);
+  }
+  return ranges;
+}
+
+function rank(grain: Grain): number {
+  return grain === "hour" ? 0 : grain === "day" ? 1 : 2;
+}
+
+/** The start of the hour, UTC day or UTC month `t` is in. */
+export function floorTo(grain: Grain, t: Date): Date {
+  if (grain === "hour") return new Date(Math.floor(t.getTime() / HOUR) * HOUR);
+  if (grain === "day") return new Date(Math.floor(t.getTime() / DAY) * DAY);
+  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1));
+}
+
+function next(grain: Grain, t: Date): Date {
+  if (grain === "hour") return new Date(t.getTime() + HOUR);
+  if (grain === "day") return new Date(t.getTime() + DAY);
+  return new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1));
+}
