@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
-import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange } from "../domain/rollup-window.js";
-import { isoText } from "./values.js";
+import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange, type WindowPlan } from "../domain/rollup-window.js";
+import { inScope, isoText, type InstallationScope } from "./values.js";
 
 // build_rollups (migrations/0021_build_rollups.sql) is written by triggers on builds only; this
 // module holds what reads it in common, the backfill of the rows older than the rollups and the
@@ -29,9 +29,58 @@ export function createdIn(alias: string, window: CountedWindow): FragmentSqlToke
     : sql.fragment`${b}.created_at >= ${sql.timestamp(window.from)} AND ${b}.created_at < ${sql.timestamp(window.to)}`;
 }
 
+/** What counted rows may be filtered by. A branch is not in the rollups: its rows come from the builds. */
+export interface CountedFilters {
+  installations?: InstallationScope;
+  repository?: string | undefined;
+  repositories?: readonly string[] | null | undefined;
+  workflow?: string | undefined;
+  branch?: string | undefined;
+}
+
 /**
- * SQL for the histogram of durations in buckets, as a JSON object {"bucket": runs}, of the rows
- * `source` (a query's name) picks: `histogram` arrays of rollup rows, merged by bucket.
+ * A query of the rows that count a window (see domain/rollup-window.ts planWindow), each with
+ * repository, workflow, status, day (its UTC date), runs, timed_runs, duration_sum and histogram:
+ * rollup rows for the window's whole hours, days and months, and builds (one row each) for the
+ * parts of hours at its ends. Builds alone when the filter names a branch or when the rollups'
+ * backfill is not done yet. Readers sum these rows, whatever they came from.
+ */
+export async function countedRows(connection: CommonQueryMethods, plan: WindowPlan, filters: CountedFilters): Promise<FragmentSqlToken> {
+  const rawOnly = Boolean(filters.branch) || !(await rollupsReady(connection));
+  const ranges = rawOnly ? [plan.counted] : plan.edges;
+  const parts: FragmentSqlToken[] = [];
+  if (!rawOnly && plan.units.length > 0) {
+    parts.push(sql.fragment`
+      SELECT x.repository, x.workflow, x.status, (x.period_start AT TIME ZONE 'UTC')::date AS day,
+             x.runs, x.timed_runs, x.duration_sum, x.histogram
+      FROM build_rollups x ${unitRows("x", plan.units)}
+      WHERE ${filtered(filters)}`);
+  }
+  if (ranges.length > 0) {
+    const branch = filters.branch ? sql.fragment`x.branch = ${filters.branch}` : sql.fragment`TRUE`;
+    parts.push(sql.fragment`
+      SELECT x.repository, x.workflow, x.status, (x.created_at AT TIME ZONE 'UTC')::date AS day,
+             1 AS runs, (x.duration_seconds IS NOT NULL)::int AS timed_runs, coalesce(x.duration_seconds, 0) AS duration_sum,
+             ${oneRunHistogram("x")} AS histogram
+      FROM builds x
+      WHERE (${sql.join(ranges.map((range) => createdIn("x", range)), sql.fragment` OR `)}) AND ${filtered(filters)} AND ${branch}`);
+  }
+  return parts.length > 0 ? sql.fragment`${sql.join(parts, sql.fragment` UNION ALL `)}` : sql.fragment`
+    SELECT NULL::text AS repository, NULL::text AS workflow, NULL::text AS status, NULL::date AS day, 0 AS runs,
+           0 AS timed_runs, 0::float8 AS duration_sum, NULL::int[] AS histogram WHERE FALSE`;
+}
+
+function filtered(filters: CountedFilters): FragmentSqlToken {
+  const conditions = [inScope(sql.fragment`x.installation_id`, filters.installations)];
+  if (filters.repository) conditions.push(sql.fragment`x.repository = ${filters.repository}`);
+  if (filters.repositories) conditions.push(sql.fragment`x.repository = ANY(${sql.array([...filters.repositories], "text")})`);
+  if (filters.workflow) conditions.push(sql.fragment`x.workflow = ${filters.workflow}`);
+  return sql.fragment`${sql.join(conditions, sql.fragment` AND `)}`;
+}
+
+/**
+ * SQL for the histogram of the durations in the rows `source` (a query's name, with `histogram`
+ * arrays) that `where` keeps (rows as `x`), merged by bucket: a JSON object {"bucket": runs}.
  */
 export function mergedHistogram(source: string, where: FragmentSqlToken = sql.fragment`TRUE`): FragmentSqlToken {
   const s = sql.identifier([source]);
@@ -40,15 +89,6 @@ export function mergedHistogram(source: string, where: FragmentSqlToken = sql.fr
       FROM ${s} x CROSS JOIN LATERAL generate_subscripts(x.histogram, 1) AS k(bucket)
       WHERE ${where}
       GROUP BY k.bucket) m WHERE m.runs <> 0)`;
-}
-
-/** The same histogram from raw builds rows `source` with a `duration_seconds` column. */
-export function rawHistogram(source: string, where: FragmentSqlToken = sql.fragment`TRUE`): FragmentSqlToken {
-  const s = sql.identifier([source]);
-  return sql.fragment`(SELECT jsonb_object_agg(m.bucket, m.runs) FROM (
-      SELECT runboard_duration_bucket(x.duration_seconds) AS bucket, count(*)::int AS runs
-      FROM ${s} x WHERE x.duration_seconds IS NOT NULL AND ${where}
-      GROUP BY 1) m)`;
 }
 
 /**
@@ -106,4 +146,14 @@ export async function pruneRollups(connection: CommonQueryMethods, now: Date, li
       AND ((r.grain = 'hour' AND r.period_start < ${sql.timestamp(now)} - make_interval(days => ${HOUR_HORIZON_DAYS + 2}))
            OR (r.runs = 0 AND r.timed_runs = 0))`);
   return result.rowCount;
+}
+
+/**
+ * A histogram of one run, as a rollup row holds many (builds `alias`): what lets a reader count
+ * raw builds with the same SQL it counts rollup rows with.
+ */
+export function oneRunHistogram(alias: string): FragmentSqlToken {
+  const b = sql.identifier([alias]);
+  return sql.fragment`CASE WHEN ${b}.duration_seconds IS NOT NULL
+    THEN array_fill(1, ARRAY[1], ARRAY[runboard_duration_bucket(${b}.duration_seconds)]) END`;
 }

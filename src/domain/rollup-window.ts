@@ -1,14 +1,14 @@
 /**
  * Which rollup rows answer a window of time. Rollups count runs by the hour (the last
- * HOUR_HORIZON_DAYS days), the UTC day and the UTC month they were created in, so a window is
- * counted from the start of its first hour (or, further back than the horizon, of its first UTC
- * day) and read as few rows as fit: hours up to the first midnight, days up to the first month,
- * then months, and the same way down at its end.
+ * HOUR_HORIZON_DAYS days), the UTC day and the UTC month they were created in. A window is read
+ * as few rows as fit: hours up to the first midnight, days up to the first month, then months,
+ * and the same way down at its end; the parts of hours at its ends come from the builds. A window
+ * that reaches further back than the horizon starts at midnight UTC of its first day.
  */
 
 /**
  * Hour rows are kept this long: a week and the week before it (the overview's "Needs attention",
- * weekly digests and their change from the week before) then start on the hour, with a day to
+ * weekly digests and their change from the week before) are then counted exactly, with a day to
  * spare. Longer windows start at midnight UTC.
  */
 export const HOUR_HORIZON_DAYS = 15;
@@ -28,17 +28,45 @@ export interface CountedWindow {
   to: Date | null;
 }
 
+/** How a window is read: rollup rows for its whole hours, days and months, builds for the rest. */
+export interface WindowPlan {
+  /** What is counted (see countedWindow). */
+  counted: CountedWindow;
+  units: UnitRange[];
+  /** The parts of hours at its ends, read from the builds themselves (under an hour each). */
+  edges: CountedWindow[];
+}
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /**
- * The window [since, until) (until null: up to now and beyond) as rollups count it: each end at
- * the start of its hour, or of its UTC day when it lies more than HOUR_HORIZON_DAYS before `now`.
+ * The window [since, until) (until null: up to now and beyond) as it is counted: exactly, for an
+ * end within HOUR_HORIZON_DAYS before `now`; from the start of its UTC day for an end further back.
  */
 export function countedWindow(since: Date, until: Date | null, now: Date): CountedWindow {
   const horizon = now.getTime() - HOUR_HORIZON_DAYS * DAY;
-  const round = (t: Date) => (t.getTime() >= horizon ? floorTo("hour", t) : floorTo("day", t));
+  const round = (t: Date) => (t.getTime() >= horizon ? t : floorTo("day", t));
   return { from: round(since), to: until === null ? null : round(until) };
+}
+
+/**
+ * How to read [since, until): rollup rows for the whole hours, days and months in it (no grain
+ * above `coarsest`), builds for the parts of hours at its ends.
+ */
+export function planWindow(since: Date, until: Date | null, now: Date, coarsest: Grain = "month"): WindowPlan {
+  const counted = countedWindow(since, until, now);
+  const innerFrom = ceilHour(counted.from);
+  const innerTo = counted.to === null ? null : floorTo("hour", counted.to);
+  if (innerTo !== null && innerTo <= innerFrom) return { counted, units: [], edges: [counted] };
+  const edges: CountedWindow[] = [];
+  if (innerFrom > counted.from) edges.push({ from: counted.from, to: innerFrom });
+  if (innerTo !== null && counted.to! > innerTo) edges.push({ from: innerTo, to: counted.to });
+  return { counted, units: unitRanges({ from: innerFrom, to: innerTo }, coarsest), edges };
+}
+
+function ceilHour(t: Date): Date {
+  return new Date(Math.ceil(t.getTime() / HOUR) * HOUR);
 }
 
 /**
