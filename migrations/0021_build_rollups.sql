@@ -16,9 +16,13 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
     p_payload -> 'repository' ->> 'default_branch'), false)
 $$;
 
+-- The same rule as runboard_on_default_branch, written out: a plan PL/pgSQL keeps, per row written.
 CREATE FUNCTION runboard_mark_default_branch() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_default text;
 BEGIN
-  NEW.on_default_branch := runboard_on_default_branch(NEW.repository_id, NEW.branch, NEW.payload);
+  SELECT s.default_branch INTO v_default FROM sync_repositories s WHERE s.repository_id = NEW.repository_id;
+  NEW.on_default_branch := coalesce(NEW.branch = coalesce(v_default, NEW.payload -> 'repository' ->> 'default_branch'), false);
   RETURN NEW;
 END
 $$;
@@ -37,33 +41,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN seconds < 1 THEN 0 ELSE least(381, 1 + floor(ln(seconds) / ln(1.04))::integer) END
 $$;
 
--- Histograms are integer arrays indexed by bucket, holding only the span of buckets used (their
--- lower bound is the first bucket); merged by adding element by element.
-CREATE FUNCTION runboard_histogram_add(h integer[], other integer[]) RETURNS integer[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-DECLARE
-  i integer;
-BEGIN
-  IF other IS NULL THEN RETURN h; END IF;
-  IF h IS NULL THEN RETURN other; END IF;
-  FOR i IN array_lower(other, 1) .. array_upper(other, 1) LOOP
-    h[i] := coalesce(h[i], 0) + coalesce(other[i], 0);
-  END LOOP;
-  -- An array grown past its ends has NULLs in between: they are zeros.
-  IF array_position(h, NULL) IS NOT NULL THEN
-    FOR i IN array_lower(h, 1) .. array_upper(h, 1) LOOP
-      h[i] := coalesce(h[i], 0);
-    END LOOP;
-  END IF;
-  RETURN h;
-END
-$$;
-
-CREATE AGGREGATE runboard_histogram_sum(integer[]) (SFUNC = runboard_histogram_add, STYPE = integer[]);
-
 -- One row per period (an hour, a UTC day, a UTC month), installation (0: none named),
 -- repository, workflow, default branch or not, and status: the runs created in the period that
--- are in that state now. A run counts once, in its latest state: a change moves it.
+-- are in that state now. A run counts once, in its latest state: a change moves it. Rows with
+-- repository and workflow '' count every repository of the installation, for the figures that
+-- name none (a repository's full name is never empty).
 CREATE TABLE build_rollups (
   grain text NOT NULL CHECK (grain IN ('hour', 'day', 'month')),
   period_start timestamptz NOT NULL,
@@ -73,84 +55,113 @@ CREATE TABLE build_rollups (
   on_default_branch boolean NOT NULL,
   status text NOT NULL,
   runs integer NOT NULL,
-  -- Runs with a duration, the sum of their durations and their histogram.
+  -- Runs with a duration, the sum of their durations, and their histogram: the buckets used
+  -- (ascending) and the runs in each. Sparse: a row of a few runs holds a few pairs.
   timed_runs integer NOT NULL,
   duration_sum double precision NOT NULL,
-  histogram integer[],
+  buckets integer[],
+  bucket_runs integer[],
   PRIMARY KEY (grain, period_start, installation_id, repository, workflow, on_default_branch, status)
 ) WITH (fillfactor = 80);
 
 CREATE INDEX build_rollups_workflow_idx ON build_rollups (repository, workflow, grain, period_start);
+CREATE INDEX build_rollups_whole_idx ON build_rollups (grain, period_start) WHERE repository = '';
 
 -- Adds the contributions of the statement's new rows and takes away those of its old rows, per
--- rollup row, in one order (two batches meet on rows in the same order, so they cannot
--- deadlock). Rows whose counted columns did not change are left out. Hour rows are written for
--- every run; those past the hour horizon are deleted by the rollup worker (db/build-rollups.ts).
+-- rollup row (once under its repository and workflow, once under ''), in one order: two batches
+-- meet on rows in the same order, so they cannot deadlock. Rows whose counted columns did not
+-- change are left out. Hour rows are written for every run; those past the hour horizon are
+-- deleted by the rollup worker (db/build-rollups.ts).
 CREATE FUNCTION runboard_rollup_builds() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO build_rollups AS r (
       grain, period_start, installation_id, repository, workflow, on_default_branch, status,
-      runs, timed_runs, duration_sum, histogram)
-    SELECT g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.installation_id, c.repository, c.workflow,
-           c.on_default_branch, c.status, sum(c.runs)::integer, sum(c.timed_runs)::integer,
-           coalesce(sum(c.duration_sum), 0), runboard_histogram_sum(c.histogram)
+      runs, timed_runs, duration_sum, buckets, bucket_runs)
+    SELECT x.grain, x.period_start, x.installation_id, x.repository, x.workflow, x.on_default_branch, x.status,
+           sum(x.runs)::integer, sum(x.timed_runs)::integer, coalesce(sum(x.duration_sum), 0),
+           array_agg(x.bucket ORDER BY x.bucket) FILTER (WHERE x.bucket IS NOT NULL AND x.timed_runs <> 0),
+           array_agg(x.timed_runs::integer ORDER BY x.bucket) FILTER (WHERE x.bucket IS NOT NULL AND x.timed_runs <> 0)
     FROM (
-      -- per hour and bucket first: the histogram aggregate then sees one row per bucket used
-      SELECT date_trunc('hour', n.created_at, 'UTC') AS created_at, coalesce(n.installation_id, 0) AS installation_id,
-             n.repository, n.workflow, n.on_default_branch, n.status, count(*) AS runs,
-             count(n.duration_seconds) AS timed_runs, sum(n.duration_seconds) AS duration_sum,
-             CASE WHEN n.duration_seconds IS NOT NULL
-                  THEN array_fill(count(*)::integer, ARRAY[1], ARRAY[runboard_duration_bucket(n.duration_seconds)]) END AS histogram
-      FROM new_rows n
-      WHERE n.on_default_branch IS NOT NULL AND n.created_at IS NOT NULL
-      GROUP BY 1, 2, 3, 4, 5, 6, runboard_duration_bucket(n.duration_seconds), n.duration_seconds IS NOT NULL
-    ) c
-    CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
+      SELECT g.grain, date_trunc(g.grain, c.hour, 'UTC') AS period_start, c.installation_id,
+             CASE WHEN l.whole THEN '' ELSE c.repository END AS repository, CASE WHEN l.whole THEN '' ELSE c.workflow END AS workflow,
+             c.on_default_branch, c.status, c.bucket,
+             sum(c.runs) AS runs, sum(c.timed_runs) AS timed_runs, sum(c.duration_sum) AS duration_sum
+      FROM (
+        SELECT date_trunc('hour', n.created_at, 'UTC') AS hour, coalesce(n.installation_id, 0) AS installation_id,
+               n.repository, n.workflow, n.on_default_branch, n.status,
+               CASE WHEN n.duration_seconds IS NOT NULL THEN runboard_duration_bucket(n.duration_seconds) END AS bucket,
+               count(*) AS runs, count(n.duration_seconds) AS timed_runs, sum(n.duration_seconds) AS duration_sum
+        FROM new_rows n
+        WHERE n.on_default_branch IS NOT NULL AND n.created_at IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+      ) c
+      CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
+      CROSS JOIN (VALUES (false), (true)) AS l(whole)
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ) x
     GROUP BY 1, 2, 3, 4, 5, 6, 7
     ORDER BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT (grain, period_start, installation_id, repository, workflow, on_default_branch, status) DO UPDATE SET
       runs = r.runs + EXCLUDED.runs,
       timed_runs = r.timed_runs + EXCLUDED.timed_runs,
       duration_sum = r.duration_sum + EXCLUDED.duration_sum,
-      histogram = runboard_histogram_add(r.histogram, EXCLUDED.histogram);
+      (buckets, bucket_runs) = (
+        SELECT array_agg(m.bucket ORDER BY m.bucket), array_agg(m.n ORDER BY m.bucket)
+        FROM (SELECT u.bucket, sum(u.n)::integer AS n
+              FROM unnest(coalesce(r.buckets, '{}') || coalesce(EXCLUDED.buckets, '{}'),
+                          coalesce(r.bucket_runs, '{}') || coalesce(EXCLUDED.bucket_runs, '{}')) AS u(bucket, n)
+              GROUP BY u.bucket HAVING sum(u.n) <> 0) m);
   ELSE
     INSERT INTO build_rollups AS r (
       grain, period_start, installation_id, repository, workflow, on_default_branch, status,
-      runs, timed_runs, duration_sum, histogram)
-    SELECT g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.installation_id, c.repository, c.workflow,
-           c.on_default_branch, c.status, sum(c.runs)::integer, sum(c.timed_runs)::integer,
-           coalesce(sum(c.duration_sum), 0), runboard_histogram_sum(c.histogram)
+      runs, timed_runs, duration_sum, buckets, bucket_runs)
+    SELECT x.grain, x.period_start, x.installation_id, x.repository, x.workflow, x.on_default_branch, x.status,
+           sum(x.runs)::integer, sum(x.timed_runs)::integer, coalesce(sum(x.duration_sum), 0),
+           array_agg(x.bucket ORDER BY x.bucket) FILTER (WHERE x.bucket IS NOT NULL AND x.timed_runs <> 0),
+           array_agg(x.timed_runs::integer ORDER BY x.bucket) FILTER (WHERE x.bucket IS NOT NULL AND x.timed_runs <> 0)
     FROM (
-      SELECT date_trunc('hour', x.created_at, 'UTC') AS created_at, coalesce(x.installation_id, 0) AS installation_id,
-             x.repository, x.workflow, x.on_default_branch, x.status, sum(x.weight) AS runs,
-             coalesce(sum(x.weight) FILTER (WHERE x.duration_seconds IS NOT NULL), 0) AS timed_runs,
-             sum(x.weight * x.duration_seconds) AS duration_sum,
-             CASE WHEN x.duration_seconds IS NOT NULL
-                  THEN array_fill(sum(x.weight)::integer, ARRAY[1], ARRAY[runboard_duration_bucket(x.duration_seconds)]) END AS histogram
+      SELECT g.grain, date_trunc(g.grain, c.hour, 'UTC') AS period_start, c.installation_id,
+             CASE WHEN l.whole THEN '' ELSE c.repository END AS repository, CASE WHEN l.whole THEN '' ELSE c.workflow END AS workflow,
+             c.on_default_branch, c.status, c.bucket,
+             sum(c.runs) AS runs, sum(c.timed_runs) AS timed_runs, sum(c.duration_sum) AS duration_sum
       FROM (
-        SELECT o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds, -1 AS weight
-        FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE o.on_default_branch IS NOT NULL AND o.created_at IS NOT NULL
-          AND (o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds)
-              IS DISTINCT FROM (n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds)
-        UNION ALL
-        SELECT n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds, 1
-        FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE n.on_default_branch IS NOT NULL AND n.created_at IS NOT NULL
-          AND (o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds)
-              IS DISTINCT FROM (n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds)
-      ) x
-      GROUP BY 1, 2, 3, 4, 5, 6, runboard_duration_bucket(x.duration_seconds), x.duration_seconds IS NOT NULL
-    ) c
-    CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
+        SELECT date_trunc('hour', d.created_at, 'UTC') AS hour, coalesce(d.installation_id, 0) AS installation_id,
+               d.repository, d.workflow, d.on_default_branch, d.status,
+               CASE WHEN d.duration_seconds IS NOT NULL THEN runboard_duration_bucket(d.duration_seconds) END AS bucket,
+               sum(d.weight) AS runs, coalesce(sum(d.weight) FILTER (WHERE d.duration_seconds IS NOT NULL), 0) AS timed_runs,
+               sum(d.weight * d.duration_seconds) AS duration_sum
+        FROM (
+          SELECT o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds, -1 AS weight
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE o.on_default_branch IS NOT NULL AND o.created_at IS NOT NULL
+            AND (o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds)
+                IS DISTINCT FROM (n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds)
+          UNION ALL
+          SELECT n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds, 1
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+          WHERE n.on_default_branch IS NOT NULL AND n.created_at IS NOT NULL
+            AND (o.created_at, o.installation_id, o.repository, o.workflow, o.on_default_branch, o.status, o.duration_seconds)
+                IS DISTINCT FROM (n.created_at, n.installation_id, n.repository, n.workflow, n.on_default_branch, n.status, n.duration_seconds)
+        ) d
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+      ) c
+      CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
+      CROSS JOIN (VALUES (false), (true)) AS l(whole)
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ) x
     GROUP BY 1, 2, 3, 4, 5, 6, 7
     ORDER BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT (grain, period_start, installation_id, repository, workflow, on_default_branch, status) DO UPDATE SET
       runs = r.runs + EXCLUDED.runs,
       timed_runs = r.timed_runs + EXCLUDED.timed_runs,
       duration_sum = r.duration_sum + EXCLUDED.duration_sum,
-      histogram = runboard_histogram_add(r.histogram, EXCLUDED.histogram);
+      (buckets, bucket_runs) = (
+        SELECT array_agg(m.bucket ORDER BY m.bucket), array_agg(m.n ORDER BY m.bucket)
+        FROM (SELECT u.bucket, sum(u.n)::integer AS n
+              FROM unnest(coalesce(r.buckets, '{}') || coalesce(EXCLUDED.buckets, '{}'),
+                          coalesce(r.bucket_runs, '{}') || coalesce(EXCLUDED.bucket_runs, '{}')) AS u(bucket, n)
+              GROUP BY u.bucket HAVING sum(u.n) <> 0) m);
   END IF;
   RETURN NULL;
 END

@@ -46,7 +46,7 @@ export async function getMetricsSummary(
 ): Promise<MetricsSummary> {
   const plan = planWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now);
   const row = await connection.one(sql.type(summaryRow)`
-    WITH w AS (${await countedRows(connection, plan, options)}),
+    WITH w AS (${countedRows(plan, options, { perWorkflow: false })}),
     counts AS (
       SELECT status, sum(runs)::int AS n FROM w GROUP BY status
     )

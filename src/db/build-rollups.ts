@@ -1,24 +1,28 @@
 import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange, type WindowPlan } from "../domain/rollup-window.js";
-import { inScope, isoText, type InstallationScope } from "./values.js";
+import { inScope, type InstallationScope } from "./values.js";
 
 // build_rollups (migrations/0021_build_rollups.sql) is written by triggers on builds only; this
 // module holds what reads it in common, the backfill of the rows older than the rollups and the
-// clean-up of hour rows past the horizon. The readers of figures join `unitRows` in their own
+// clean-up of hour rows past the horizon. The readers of figures sum `countedRows` in their own
 // modules (build-metrics.ts, build-trends.ts, workflow-stats.ts, digest-figures.ts).
 
 /**
- * A join of `build_rollups` as `alias` to the rows of `ranges` (see domain/rollup-window.ts):
- * `FROM build_rollups r ${unitRows("r", ranges)}`.
+ * The condition for rows of `build_rollups` as `alias` in `ranges` (see domain/rollup-window.ts):
+ * one range of the primary key per unit range, so each is an index range scan.
  */
-export function unitRows(alias: string, ranges: UnitRange[]): FragmentSqlToken {
-  const r = sql.identifier([alias]);
-  return sql.fragment`JOIN unnest(
-      ${sql.array(ranges.map((u) => u.grain), "text")},
-      ${sql.array(ranges.map((u) => isoText(u.from)), "text")}::timestamptz[],
-      ${sql.array(ranges.map((u) => isoText(u.to)), "text")}::timestamptz[]) AS unit(grain, from_at, to_at)
-    ON ${r}.grain = unit.grain AND ${r}.period_start >= unit.from_at AND (unit.to_at IS NULL OR ${r}.period_start < unit.to_at)`;
+export function inUnits(alias: string, ranges: UnitRange[]): FragmentSqlToken {
+  const r = (column: string) => sql.identifier([alias, column]);
+  if (ranges.length === 0) return sql.fragment`FALSE`;
+  return sql.fragment`(${sql.join(
+    ranges.map((u) =>
+      u.to === null
+        ? sql.fragment`(${r("grain")} = ${u.grain} AND ${r("period_start")} >= ${sql.timestamp(u.from)})`
+        : sql.fragment`(${r("grain")} = ${u.grain} AND ${r("period_start")} >= ${sql.timestamp(u.from)} AND ${r("period_start")} < ${sql.timestamp(u.to)})`,
+    ),
+    sql.fragment` OR `,
+  )})`;
 }
 
 /** The condition for builds `alias` created in `window`: the raw rows the same window's rollups count. */
@@ -40,34 +44,44 @@ export interface CountedFilters {
 
 /**
  * A query of the rows that count a window (see domain/rollup-window.ts planWindow), each with
- * repository, workflow, status, day (its UTC date), runs, timed_runs, duration_sum and histogram:
+ * repository, workflow, status, day (its UTC date), runs, timed_runs, duration_sum, and the
+ * histogram of durations as `buckets` and `bucket_runs`:
  * rollup rows for the window's whole hours, days and months, and builds (one row each) for the
  * parts of hours at its ends. Builds alone when the filter names a branch or when the rollups'
- * backfill is not done yet. Readers sum these rows, whatever they came from.
+ * backfill is not done yet. Readers sum these rows, whatever they came from. Unless `perWorkflow`
+ * (the reader groups by repository or workflow) or the filter names some, the rollup rows are
+ * those of every repository at once, whose repository and workflow are ''.
  */
-export async function countedRows(connection: CommonQueryMethods, plan: WindowPlan, filters: CountedFilters): Promise<FragmentSqlToken> {
-  const rawOnly = Boolean(filters.branch) || !(await rollupsReady(connection));
-  const ranges = rawOnly ? [plan.counted] : plan.edges;
-  const parts: FragmentSqlToken[] = [];
-  if (!rawOnly && plan.units.length > 0) {
-    parts.push(sql.fragment`
-      SELECT x.repository, x.workflow, x.status, (x.period_start AT TIME ZONE 'UTC')::date AS day,
-             x.runs, x.timed_runs, x.duration_sum, x.histogram
-      FROM build_rollups x ${unitRows("x", plan.units)}
-      WHERE ${filtered(filters)}`);
-  }
-  if (ranges.length > 0) {
-    const branch = filters.branch ? sql.fragment`x.branch = ${filters.branch}` : sql.fragment`TRUE`;
-    parts.push(sql.fragment`
+export function countedRows(plan: WindowPlan, filters: CountedFilters, options: { perWorkflow: boolean }): FragmentSqlToken {
+  const raw = (ranges: CountedWindow[], when: FragmentSqlToken) => sql.fragment`
       SELECT x.repository, x.workflow, x.status, (x.created_at AT TIME ZONE 'UTC')::date AS day,
              1 AS runs, (x.duration_seconds IS NOT NULL)::int AS timed_runs, coalesce(x.duration_seconds, 0) AS duration_sum,
-             ${oneRunHistogram("x")} AS histogram
+             ${oneRunHistogram("x")}
       FROM builds x
-      WHERE (${sql.join(ranges.map((range) => createdIn("x", range)), sql.fragment` OR `)}) AND ${filtered(filters)} AND ${branch}`);
+      WHERE (${sql.join(ranges.map((range) => createdIn("x", range)), sql.fragment` OR `)}) AND ${filtered(filters)}
+        AND ${filters.branch ? sql.fragment`x.branch = ${filters.branch}` : sql.fragment`TRUE`} AND ${when}`;
+  if (filters.branch) return raw([plan.counted], sql.fragment`TRUE`);
+  // Whether the backfill is done decides which arms run (a one-time test, no round trip of its own).
+  const ready = sql.fragment`(SELECT finished_at IS NOT NULL FROM rollup_backfill)`;
+  const parts = [raw([plan.counted], sql.fragment`NOT ${ready}`)];
+  if (plan.edges.length > 0) parts.push(raw(plan.edges, ready));
+  if (plan.units.length > 0) {
+    parts.push(sql.fragment`
+      SELECT x.repository, x.workflow, x.status, (x.period_start AT TIME ZONE 'UTC')::date AS day,
+             x.runs, x.timed_runs, x.duration_sum, x.buckets, x.bucket_runs
+      FROM build_rollups x
+      WHERE ${inUnits("x", plan.units)} AND ${filtered(filters)}
+        AND ${wholeRows(filters, options) ? sql.fragment`x.repository = ''` : sql.fragment`x.repository <> ''`} AND ${ready}`);
   }
-  return parts.length > 0 ? sql.fragment`${sql.join(parts, sql.fragment` UNION ALL `)}` : sql.fragment`
-    SELECT NULL::text AS repository, NULL::text AS workflow, NULL::text AS status, NULL::date AS day, 0 AS runs,
-           0 AS timed_runs, 0::float8 AS duration_sum, NULL::int[] AS histogram WHERE FALSE`;
+  return sql.fragment`${sql.join(parts, sql.fragment` UNION ALL `)}`;
+}
+
+/**
+ * Whether the rows of every repository at once ('' rollup rows) answer: nothing is asked per
+ * repository or workflow. Their `repository` and `workflow` are then ''.
+ */
+function wholeRows(filters: CountedFilters, options: { perWorkflow: boolean }): boolean {
+  return !options.perWorkflow && !filters.repository && !filters.repositories && !filters.workflow;
 }
 
 function filtered(filters: CountedFilters): FragmentSqlToken {
@@ -79,14 +93,14 @@ function filtered(filters: CountedFilters): FragmentSqlToken {
 }
 
 /**
- * SQL for the histogram of the durations in the rows `source` (a query's name, with `histogram`
+ * SQL for the histogram of the durations in the rows `source` (a query's name, with `buckets`
  * arrays) that `where` keeps (rows as `x`), merged by bucket: a JSON object {"bucket": runs}.
  */
 export function mergedHistogram(source: string, where: FragmentSqlToken = sql.fragment`TRUE`): FragmentSqlToken {
   const s = sql.identifier([source]);
   return sql.fragment`(SELECT jsonb_object_agg(m.bucket, m.runs) FROM (
-      SELECT k.bucket, sum(x.histogram[k.bucket])::int AS runs
-      FROM ${s} x CROSS JOIN LATERAL generate_subscripts(x.histogram, 1) AS k(bucket)
+      SELECT k.bucket, sum(k.n)::int AS runs
+      FROM ${s} x CROSS JOIN LATERAL unnest(x.buckets, x.bucket_runs) AS k(bucket, n)
       WHERE ${where}
       GROUP BY k.bucket) m WHERE m.runs <> 0)`;
 }
@@ -149,11 +163,11 @@ export async function pruneRollups(connection: CommonQueryMethods, now: Date, li
 }
 
 /**
- * A histogram of one run, as a rollup row holds many (builds `alias`): what lets a reader count
- * raw builds with the same SQL it counts rollup rows with.
+ * The histogram of one run (builds `alias`), as the columns `buckets` and `bucket_runs` of a
+ * rollup row: what lets a reader count builds with the same SQL it counts rollup rows with.
  */
-export function oneRunHistogram(alias: string): FragmentSqlToken {
+function oneRunHistogram(alias: string): FragmentSqlToken {
   const b = sql.identifier([alias]);
-  return sql.fragment`CASE WHEN ${b}.duration_seconds IS NOT NULL
-    THEN array_fill(1, ARRAY[1], ARRAY[runboard_duration_bucket(${b}.duration_seconds)]) END`;
+  return sql.fragment`CASE WHEN ${b}.duration_seconds IS NOT NULL THEN ARRAY[runboard_duration_bucket(${b}.duration_seconds)] END AS buckets,
+    CASE WHEN ${b}.duration_seconds IS NOT NULL THEN ARRAY[1] END AS bucket_runs`;
 }

@@ -44,7 +44,7 @@ export async function getDailyTrend(
   const rows = await connection.any(sql.type(dayRow)`
     WITH days AS (
       SELECT generate_series((${sql.timestamp(first)} AT TIME ZONE 'UTC')::date, (${sql.timestamp(today)} AT TIME ZONE 'UTC')::date, interval '1 day')::date AS day
-    ), w AS (${await countedRows(connection, planWindow(first, null, options.now, "day"), options)}),
+    ), w AS (${countedRows(planWindow(first, null, options.now, "day"), options, { perWorkflow: false })}),
     per_day AS (
       SELECT day, sum(runs)::int AS total,
              coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
@@ -52,8 +52,8 @@ export async function getDailyTrend(
       FROM w GROUP BY day
     ), per_day_histogram AS (
       SELECT day, jsonb_object_agg(bucket, n) AS histogram FROM (
-        SELECT w.day, k.bucket, sum(w.histogram[k.bucket])::int AS n
-        FROM w CROSS JOIN LATERAL generate_subscripts(w.histogram, 1) AS k(bucket)
+        SELECT w.day, k.bucket, sum(k.n)::int AS n
+        FROM w CROSS JOIN LATERAL unnest(w.buckets, w.bucket_runs) AS k(bucket, n)
         WHERE ${decidedRun("w")}
         GROUP BY 1, 2) x
       WHERE n <> 0

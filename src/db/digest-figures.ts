@@ -25,8 +25,8 @@ function builds(scope: DigestScope): FragmentSqlToken {
 }
 
 /** The counted rows (see countedRows) of the scope's period; digests are read when they fire, so `end` stands for now. */
-function countedRowsOf(connection: CommonQueryMethods, scope: { repositories: readonly string[] | null; start: Date; end: Date }) {
-  return countedRows(connection, planWindow(scope.start, scope.end, scope.end), { repositories: scope.repositories });
+function countedRowsOf(scope: { repositories: readonly string[] | null; start: Date; end: Date }) {
+  return countedRows(planWindow(scope.start, scope.end, scope.end), { repositories: scope.repositories }, { perWorkflow: true });
 }
 
 const countsRow = z.object({ total: z.number(), success: z.number(), failed: z.number() });
@@ -35,7 +35,7 @@ export type DigestCounts = z.infer<typeof countsRow>;
 /** Runs created in the period: all, succeeded, failed. */
 export async function getDigestCounts(connection: CommonQueryMethods, scope: DigestScope): Promise<DigestCounts> {
   return connection.one(sql.type(countsRow)`
-    WITH w AS (${await countedRowsOf(connection, scope)})
+    WITH w AS (${countedRowsOf(scope)})
     SELECT coalesce(sum(runs), 0)::int AS total, coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
            coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
     FROM w`);
@@ -44,7 +44,7 @@ export async function getDigestCounts(connection: CommonQueryMethods, scope: Dig
 /** The repositories with at least one run created in [start, end). */
 export async function listActiveRepositories(connection: CommonQueryMethods, period: { start: Date; end: Date }): Promise<string[]> {
   const rows = await connection.anyFirst(sql.type(z.object({ repository: z.string() }))`
-    WITH w AS (${await countedRowsOf(connection, { ...period, repositories: null })})
+    WITH w AS (${countedRowsOf({ ...period, repositories: null })})
     SELECT repository FROM w GROUP BY repository HAVING sum(runs) > 0 ORDER BY repository`);
   return [...rows];
 }
@@ -55,7 +55,7 @@ export type WorkflowCounts = z.infer<typeof workflowCountRow>;
 /** Per workflow: decided and failed runs (rollups), and flaky runs (metric-sql.ts) in the period. */
 export async function getWorkflowCounts(connection: CommonQueryMethods, scope: DigestScope): Promise<WorkflowCounts[]> {
   const rows = await connection.any(sql.type(workflowCountRow)`
-    WITH w AS (${await countedRowsOf(connection, scope)}),
+    WITH w AS (${countedRowsOf(scope)}),
     counts AS (
       SELECT repository, workflow, coalesce(sum(runs) FILTER (WHERE ${decidedRun("w")}), 0)::int AS decided,
              coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
@@ -103,11 +103,11 @@ export interface WorkflowDuration {
 /** p50 duration of each workflow's decided runs in the period. */
 export async function getWorkflowDurations(connection: CommonQueryMethods, scope: DigestScope): Promise<WorkflowDuration[]> {
   const rows = await connection.any(sql.type(durationRow)`
-    WITH w AS (${await countedRowsOf(connection, scope)})
+    WITH w AS (${countedRowsOf(scope)})
     SELECT m.repository, m.workflow, sum(m.n)::int AS runs, jsonb_object_agg(m.bucket, m.n) AS histogram
     FROM (
-      SELECT w.repository, w.workflow, k.bucket, sum(w.histogram[k.bucket])::int AS n
-      FROM w CROSS JOIN LATERAL generate_subscripts(w.histogram, 1) AS k(bucket)
+      SELECT w.repository, w.workflow, k.bucket, sum(k.n)::int AS n
+      FROM w CROSS JOIN LATERAL unnest(w.buckets, w.bucket_runs) AS k(bucket, n)
       WHERE ${decidedRun("w")}
       GROUP BY 1, 2, 3
     ) m

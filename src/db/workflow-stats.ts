@@ -36,7 +36,7 @@ export async function getWorkflowStats(
   options: { repository: string; workflow: string; days: number; now: Date; installations?: InstallationScope },
 ): Promise<WorkflowStats> {
   const plan = planWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now);
-  const source = await countedRows(connection, plan, options);
+  const source = countedRows(plan, options, { perWorkflow: true });
   const [row, flaky] = await Promise.all([
     connection.one(sql.type(statsRow)`
       WITH w AS (${source})
@@ -114,9 +114,9 @@ export async function getWorkflowPeriods(
   const previous = planWindow(new Date(now.getTime() - 2 * days * 86_400_000), new Date(now.getTime() - days * 86_400_000), now, "day");
   const rows = await connection.any(sql.type(periodRow)`
     WITH w AS (
-      SELECT c.*, true AS current FROM (${await countedRows(connection, current, options)}) c
+      SELECT c.*, true AS current FROM (${countedRows(current, options, { perWorkflow: true })}) c
       UNION ALL
-      SELECT p.*, false FROM (${await countedRows(connection, previous, options)}) p
+      SELECT p.*, false FROM (${countedRows(previous, options, { perWorkflow: true })}) p
     ),
     per_period AS (
       SELECT repository, workflow, current, sum(runs)::int AS runs,
@@ -126,8 +126,8 @@ export async function getWorkflowPeriods(
       GROUP BY repository, workflow, current
     ), per_period_histogram AS (
       SELECT repository, workflow, current, jsonb_object_agg(bucket, n) AS histogram FROM (
-        SELECT w.repository, w.workflow, w.current, k.bucket, sum(w.histogram[k.bucket])::int AS n
-        FROM w CROSS JOIN LATERAL generate_subscripts(w.histogram, 1) AS k(bucket)
+        SELECT w.repository, w.workflow, w.current, k.bucket, sum(k.n)::int AS n
+        FROM w CROSS JOIN LATERAL unnest(w.buckets, w.bucket_runs) AS k(bucket, n)
         WHERE ${decidedRun("w")}
         GROUP BY 1, 2, 3, 4) x
       WHERE n <> 0

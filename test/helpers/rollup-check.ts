@@ -16,19 +16,22 @@ const KEY = sql.fragment`concat_ws('|', grain, to_char(period_start AT TIME ZONE
 export async function storedRollups(connection: CommonQueryMethods): Promise<Map<string, RollupRow>> {
   const rows = await connection.any(sql.type(rollupRow)`
     SELECT ${KEY} AS key, runs, timed_runs, duration_sum,
-           (SELECT jsonb_object_agg(k, r.histogram[k]) FROM generate_subscripts(r.histogram, 1) AS k WHERE r.histogram[k] <> 0) AS histogram
+           (SELECT jsonb_object_agg(k.bucket, k.n) FROM unnest(r.buckets, r.bucket_runs) AS k(bucket, n) WHERE k.n <> 0) AS histogram
     FROM build_rollups r
     WHERE runs <> 0 OR timed_runs <> 0`);
   return new Map(rows.map((r) => [r.key, r]));
 }
 
-/** What the rollups should hold, counted from the builds rows themselves. */
+/** What the rollups should hold, counted from the builds rows themselves (per repository and workflow, and all at once under ''). */
 export async function expectedRollups(connection: CommonQueryMethods): Promise<Map<string, RollupRow>> {
   const rows = await connection.any(sql.type(rollupRow)`
     WITH b AS (
       SELECT g.grain, date_trunc(g.grain, b.created_at, 'UTC') AS period_start, coalesce(b.installation_id, 0) AS installation_id,
              b.repository, b.workflow, b.on_default_branch, b.status, b.duration_seconds
-      FROM builds b CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
+      FROM (SELECT created_at, installation_id, on_default_branch, status, duration_seconds, repository, workflow FROM builds
+            UNION ALL
+            SELECT created_at, installation_id, on_default_branch, status, duration_seconds, '', '' FROM builds) b
+      CROSS JOIN (VALUES ('hour'), ('day'), ('month')) AS g(grain)
       WHERE b.created_at IS NOT NULL AND b.on_default_branch IS NOT NULL
     ), counts AS (
       SELECT ${KEY} AS key, count(*)::int AS runs, count(duration_seconds)::int AS timed_runs,
