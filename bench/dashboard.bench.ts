@@ -43,8 +43,13 @@ async function seed(pool: DatabasePool, now: Date) {
     process.stderr.write(`\rseeded ${to.toLocaleString("en")} builds in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
   process.stderr.write("\n");
-  await pool.query(sql.unsafe`VACUUM ANALYZE builds`);
-  await pool.query(sql.unsafe`VACUUM ANALYZE build_rollups`);
+  // At 10,000,000 builds this outlasts the pool's statement time-out (60 s).
+  await pool.connect(async (connection) => {
+    await connection.query(sql.unsafe`SET statement_timeout = 0`);
+    await connection.query(sql.unsafe`VACUUM ANALYZE builds`);
+    await connection.query(sql.unsafe`VACUUM ANALYZE build_rollups`);
+    await connection.query(sql.unsafe`RESET statement_timeout`);
+  });
 }
 
 function appOn(pool: DatabasePool, now: Date) {
