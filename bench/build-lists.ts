@@ -105,6 +105,33 @@ ${table(["Builds page", "Runboard", "Before keyset pages and 0022", "Speed-up"],
 `;
 }
 
+/** One build in this many has each rare value (50 of each at 1,000,000), spread through the year. */
+const RARE_EVERY = 20_000;
+
+/**
+ * Gives one seeded build in {@link RARE_EVERY} each of {@link RARE}'s values, as
+ * test/helpers/bulk-builds.ts seeds them: builds 1, 2, 3 and 4 of every 20,000 get the rare branch,
+ * workflow, actor and status (queued, so unfinished). An UPDATE, so the rollup triggers follow it.
+ */
+export async function markRareBuilds(pool: DatabasePool): Promise<void> {
+  await pool.connect(async (connection) => {
+    await connection.query(sql.unsafe`SET statement_timeout = 0`);
+    await connection.query(sql.unsafe`
+      UPDATE builds SET
+        branch = CASE WHEN external_id % ${RARE_EVERY} = 1 THEN ${RARE.branch} ELSE branch END,
+        workflow = CASE WHEN external_id % ${RARE_EVERY} = 2 THEN ${RARE.workflow} ELSE workflow END,
+        triggered_by = CASE WHEN external_id % ${RARE_EVERY} = 3 THEN ${RARE.actor} ELSE triggered_by END,
+        status = CASE WHEN external_id % ${RARE_EVERY} = 4 THEN ${RARE.status} ELSE status END,
+        status_rank = CASE WHEN external_id % ${RARE_EVERY} = 4 THEN 1 ELSE status_rank END,
+        raw_status = CASE WHEN external_id % ${RARE_EVERY} = 4 THEN 'queued' ELSE raw_status END,
+        conclusion = CASE WHEN external_id % ${RARE_EVERY} = 4 THEN NULL ELSE conclusion END,
+        finished_at = CASE WHEN external_id % ${RARE_EVERY} = 4 THEN NULL ELSE finished_at END
+      WHERE external_id % ${RARE_EVERY} BETWEEN 1 AND 4`);
+    await connection.query(sql.unsafe`ANALYZE builds`);
+    await connection.query(sql.unsafe`RESET statement_timeout`);
+  });
+}
+
 const INDEX_NAMES = INDEXES_OF_0022.map((name) => sql.identifier([name]));
 
 /** Thrown to roll the baseline's transaction back, carrying its timing out. */

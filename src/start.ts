@@ -20,6 +20,7 @@ import { createFailedDeliveryRedeliverer } from "./github/redeliver-failed.js";
 import { createRunLister } from "./github/list-runs.js";
 import { createIngest, type Ingest } from "./ingest.js";
 import { createAlertWorker, type RetryPolicy } from "./alerts/alert-worker.js";
+import { createRollupWorker } from "./rollup-worker.js";
 import { createQueueTimeAlerts } from "./alerts/queue-time-alerts.js";
 import { createDigests, type Digests } from "./alerts/digests.js";
 import { createEmailSender } from "./alerts/email-sender.js";
@@ -64,7 +65,7 @@ export interface RunningRunboard {
  *    of its API clients
  * 5. HTTP: login, live updates, webhooks and the dashboard; listen
  * 6. the workers: alert delivery, check runs, the poller, the history import, queue-time alerts,
- *    digests, payload retention
+ *    the rollups' backfill and clean-up, digests, payload retention
  *
  * `stop()` first stops accepting connections and lets requests in flight finish (a delivery
  * being stored still gets its answer), then stops the workers, then closes the database.
@@ -295,6 +296,7 @@ function startWorkers(options: StartOptions, { database, outside, github, ingest
       log,
       alerting: { email: config.email ? { to: config.email.to } : null, slack: outside.slack ? { channel: config.slack.alertChannel } : null, now },
     }),
+    createRollupWorker({ pool, log, now }),
     ...(digests ? [digests] : []),
     ...(config.payloadRetentionDays !== null
       ? [

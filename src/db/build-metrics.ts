@@ -1,9 +1,12 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { histogramFrom, histogramPercentile } from "../domain/duration-histogram.js";
+import { planWindow } from "../domain/rollup-window.js";
 import { STATUSES, type Status } from "../domain/status.js";
 import { successRate } from "../domain/success-rate.js";
+import { countedRows, mergedHistogram } from "./build-rollups.js";
 import { decidedRun } from "./metric-sql.js";
-import { inScope, type InstallationScope } from "./values.js";
+import type { InstallationScope } from "./values.js";
 
 export interface MetricsFilters {
   repository?: string | undefined;
@@ -18,60 +21,48 @@ export const metricsSummarySchema = z.object({
   total_builds: z.number().int(),
   success_rate: z.number().nullable().describe("success / (success + failed); null when neither happened"),
   avg_duration_seconds: z.number().nullable(),
-  p50_duration_seconds: z.number().nullable(),
-  p95_duration_seconds: z.number().nullable(),
+  p50_duration_seconds: z.number().nullable().describe("within 2% of the exact median (duration buckets)"),
+  p95_duration_seconds: z.number().nullable().describe("within 2% of the exact 95th percentile (duration buckets)"),
   by_status: z.record(z.enum(STATUSES), z.number().int()),
 });
 export type MetricsSummary = Omit<z.infer<typeof metricsSummarySchema>, "by_status"> & { by_status: Record<Status, number> };
 
 const summaryRow = z.object({
-  total: z.number(),
   by_status: z.record(z.string(), z.number()).nullable(),
-  avg: z.number().nullable(),
-  p50: z.number().nullable(),
-  p95: z.number().nullable(),
+  timed_runs: z.number(),
+  duration_sum: z.number(),
+  histogram: z.record(z.string(), z.number()).nullable(),
 });
 
 /**
- * Counts and durations of the builds created in the last `days` days before `now`: the success
- * rate as `successRate` says, durations of decided runs only (see metric-sql.ts).
+ * Counts and durations of the builds created in the last `days` days before `now` (a window
+ * reaching past the rollups' hour horizon from midnight UTC: see domain/rollup-window.ts): the
+ * success rate as `successRate` says, durations of decided runs only (see metric-sql.ts), p50/p95
+ * from duration buckets. Read from the rollups (see countedRows).
  */
 export async function getMetricsSummary(
   connection: CommonQueryMethods,
   options: { days: number; now: Date } & MetricsFilters,
 ): Promise<MetricsSummary> {
-  const conditions = [
-    sql.fragment`b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})`,
-    inScope(sql.fragment`b.installation_id`, options.installations),
-  ];
-  if (options.repository) conditions.push(sql.fragment`b.repository = ${options.repository}`);
-  if (options.branch) conditions.push(sql.fragment`b.branch = ${options.branch}`);
-  if (options.workflow) conditions.push(sql.fragment`b.workflow = ${options.workflow}`);
+  const plan = planWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now);
   const row = await connection.one(sql.type(summaryRow)`
-    WITH window_builds AS (
-      SELECT b.status, b.duration_seconds FROM builds b WHERE ${sql.join(conditions, sql.fragment` AND `)}
-    ), counts AS (
-      SELECT status, count(*)::int AS n FROM window_builds GROUP BY status
+    WITH w AS (${countedRows(plan, options, { perWorkflow: false })}),
+    counts AS (
+      SELECT status, sum(runs)::int AS n FROM w GROUP BY status
     )
-    SELECT
-      (SELECT coalesce(sum(n), 0)::int FROM counts) AS total,
-      (SELECT jsonb_object_agg(status, n) FROM counts) AS by_status,
-      avg(w.duration_seconds)::float8 AS avg,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY w.duration_seconds)::float8 AS p50,
-      percentile_cont(0.95) WITHIN GROUP (ORDER BY w.duration_seconds)::float8 AS p95
-    FROM window_builds w
-    WHERE w.duration_seconds IS NOT NULL AND ${decidedRun("w")}`);
-  const byStatus = Object.fromEntries(STATUSES.map((status) => [status, row.by_status?.[status] ?? 0])) as Record<
-    Status,
-    number
-  >;
+    SELECT (SELECT jsonb_object_agg(status, n) FROM counts) AS by_status,
+           (SELECT coalesce(sum(timed_runs), 0)::int FROM w WHERE ${decidedRun("w")}) AS timed_runs,
+           (SELECT coalesce(sum(duration_sum), 0)::float8 FROM w WHERE ${decidedRun("w")}) AS duration_sum,
+           ${mergedHistogram("w", decidedRun("x"))} AS histogram`);
+  const byStatus = Object.fromEntries(STATUSES.map((status) => [status, row.by_status?.[status] ?? 0])) as Record<Status, number>;
+  const histogram = histogramFrom(row.histogram);
   return {
     window_days: options.days,
-    total_builds: row.total,
+    total_builds: STATUSES.reduce((sum, status) => sum + byStatus[status], 0),
     success_rate: successRate(byStatus.success, byStatus.failed),
-    avg_duration_seconds: row.avg,
-    p50_duration_seconds: row.p50,
-    p95_duration_seconds: row.p95,
+    avg_duration_seconds: row.timed_runs === 0 ? null : row.duration_sum / row.timed_runs,
+    p50_duration_seconds: histogramPercentile(histogram, 0.5),
+    p95_duration_seconds: histogramPercentile(histogram, 0.95),
     by_status: byStatus,
   };
 }

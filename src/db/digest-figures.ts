@@ -1,9 +1,13 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
+import { histogramFrom, histogramPercentile } from "../domain/duration-histogram.js";
+import { countedWindow, planWindow, type CountedWindow } from "../domain/rollup-window.js";
+import { countedRows, createdIn } from "./build-rollups.js";
 import { decidedRun, flakyRun } from "./metric-sql.js";
 
 // The figures of a digest: builds and jobs of some repositories in one period. Rates and trends
-// are worked out in domain/ and alerts/digest-content.ts.
+// are worked out in domain/ and alerts/digest-content.ts. Counts and durations come from the
+// rollups (see countedRows); flaky runs, jobs and time to green from the builds of the period.
 
 export interface DigestScope {
   repositories: readonly string[];
@@ -11,9 +15,18 @@ export interface DigestScope {
   end: Date;
 }
 
+/** The period as it is counted (see domain/rollup-window.ts). */
+function counted(period: { start: Date; end: Date }): CountedWindow {
+  return countedWindow(period.start, period.end, period.end);
+}
+
 function builds(scope: DigestScope): FragmentSqlToken {
-  return sql.fragment`b.repository = ANY(${sql.array([...scope.repositories], "text")})
-    AND b.created_at >= ${sql.timestamp(scope.start)} AND b.created_at < ${sql.timestamp(scope.end)}`;
+  return sql.fragment`b.repository = ANY(${sql.array([...scope.repositories], "text")}) AND ${createdIn("b", counted(scope))}`;
+}
+
+/** The counted rows (see countedRows) of the scope's period; digests are read when they fire, so `end` stands for now. */
+function countedRowsOf(scope: { repositories: readonly string[] | null; start: Date; end: Date }) {
+  return countedRows(planWindow(scope.start, scope.end, scope.end), { repositories: scope.repositories }, { perWorkflow: true });
 }
 
 const countsRow = z.object({ total: z.number(), success: z.number(), failed: z.number() });
@@ -22,30 +35,39 @@ export type DigestCounts = z.infer<typeof countsRow>;
 /** Runs created in the period: all, succeeded, failed. */
 export async function getDigestCounts(connection: CommonQueryMethods, scope: DigestScope): Promise<DigestCounts> {
   return connection.one(sql.type(countsRow)`
-    SELECT count(*)::int AS total, count(*) FILTER (WHERE b.status = 'success')::int AS success,
-           count(*) FILTER (WHERE b.status = 'failed')::int AS failed
-    FROM builds b WHERE ${builds(scope)}`);
+    WITH w AS (${countedRowsOf(scope)})
+    SELECT coalesce(sum(runs), 0)::int AS total, coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
+           coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
+    FROM w`);
 }
 
-/** The repositories among `repositories` (null: all) with at least one run created in [start, end). */
+/** The repositories with at least one run created in [start, end). */
 export async function listActiveRepositories(connection: CommonQueryMethods, period: { start: Date; end: Date }): Promise<string[]> {
   const rows = await connection.anyFirst(sql.type(z.object({ repository: z.string() }))`
-    SELECT DISTINCT repository FROM builds
-    WHERE created_at >= ${sql.timestamp(period.start)} AND created_at < ${sql.timestamp(period.end)}
-    ORDER BY repository`);
+    WITH w AS (${countedRowsOf({ ...period, repositories: null })})
+    SELECT repository FROM w GROUP BY repository HAVING sum(runs) > 0 ORDER BY repository`);
   return [...rows];
 }
 
 const workflowCountRow = z.object({ repository: z.string(), workflow: z.string(), decided: z.number(), failed: z.number(), flaky: z.number() });
 export type WorkflowCounts = z.infer<typeof workflowCountRow>;
 
-/** Per workflow: decided, failed and flaky runs (metric-sql.ts) in the period. */
+/** Per workflow: decided and failed runs (rollups), and flaky runs (metric-sql.ts) in the period. */
 export async function getWorkflowCounts(connection: CommonQueryMethods, scope: DigestScope): Promise<WorkflowCounts[]> {
   const rows = await connection.any(sql.type(workflowCountRow)`
-    WITH w AS (SELECT b.* FROM builds b WHERE ${builds(scope)})
-    SELECT repository, workflow, count(*) FILTER (WHERE ${decidedRun("w")})::int AS decided,
-           count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*) FILTER (WHERE ${flakyRun("w")})::int AS flaky
-    FROM w GROUP BY repository, workflow`);
+    WITH w AS (${countedRowsOf(scope)}),
+    counts AS (
+      SELECT repository, workflow, coalesce(sum(runs) FILTER (WHERE ${decidedRun("w")}), 0)::int AS decided,
+             coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
+      FROM w GROUP BY repository, workflow HAVING sum(runs) > 0
+    ), flaky AS (
+      SELECT b.repository, b.workflow, count(*)::int AS flaky
+      FROM builds b WHERE ${builds(scope)} AND ${flakyRun("b")}
+      GROUP BY b.repository, b.workflow
+    )
+    SELECT c.repository, c.workflow, c.decided, c.failed, coalesce(f.flaky, 0) AS flaky
+    FROM counts c LEFT JOIN flaky f USING (repository, workflow)
+    ORDER BY c.repository, c.workflow`);
   return [...rows];
 }
 
@@ -69,17 +91,30 @@ export async function getJobCounts(connection: CommonQueryMethods, scope: Digest
   return [...rows];
 }
 
-const durationRow = z.object({ repository: z.string(), workflow: z.string(), runs: z.number(), p50: z.number().nullable() });
-export type WorkflowDuration = z.infer<typeof durationRow>;
+const durationRow = z.object({ repository: z.string(), workflow: z.string(), runs: z.number(), histogram: z.record(z.string(), z.number()).nullable() });
+export interface WorkflowDuration {
+  repository: string;
+  workflow: string;
+  runs: number;
+  /** From duration buckets: within 2% of the exact median. */
+  p50: number | null;
+}
 
 /** p50 duration of each workflow's decided runs in the period. */
 export async function getWorkflowDurations(connection: CommonQueryMethods, scope: DigestScope): Promise<WorkflowDuration[]> {
   const rows = await connection.any(sql.type(durationRow)`
-    SELECT b.repository, b.workflow, count(*)::int AS runs,
-           (percentile_cont(0.5) WITHIN GROUP (ORDER BY b.duration_seconds))::float8 AS p50
-    FROM builds b WHERE ${builds(scope)} AND ${decidedRun("b")} AND b.duration_seconds IS NOT NULL
-    GROUP BY 1, 2`);
-  return [...rows];
+    WITH w AS (${countedRowsOf(scope)})
+    SELECT m.repository, m.workflow, sum(m.n)::int AS runs, jsonb_object_agg(m.bucket, m.n) AS histogram
+    FROM (
+      SELECT w.repository, w.workflow, k.bucket, sum(k.n)::int AS n
+      FROM w CROSS JOIN LATERAL unnest(w.buckets, w.bucket_runs) AS k(bucket, n)
+      WHERE ${decidedRun("w")}
+      GROUP BY 1, 2, 3
+    ) m
+    WHERE m.n <> 0
+    GROUP BY m.repository, m.workflow
+    ORDER BY m.repository, m.workflow`);
+  return rows.map(({ histogram, ...row }) => ({ ...row, p50: histogramPercentile(histogramFrom(histogram), 0.5) }));
 }
 
 const greenRow = z.object({ fixes: z.number(), median_seconds: z.number().nullable() });

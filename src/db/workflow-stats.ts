@@ -1,7 +1,11 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { histogramFrom, histogramPercentile } from "../domain/duration-histogram.js";
 import { flakyRate } from "../domain/flaky-rate.js";
+import { countedWindow, planWindow } from "../domain/rollup-window.js";
 import { successRate } from "../domain/success-rate.js";
+import type { WorkflowPeriodCounts } from "../domain/workflow-attention.js";
+import { countedRows, createdIn, mergedHistogram } from "./build-rollups.js";
 import { decidedRun, flakyRun } from "./metric-sql.js";
 import { inScope, type InstallationScope } from "./values.js";
 
@@ -9,9 +13,7 @@ const statsRow = z.object({
   total: z.number(),
   success: z.number(),
   failed: z.number(),
-  flaky: z.number(),
-  p50: z.number().nullable(),
-  p95: z.number().nullable(),
+  histogram: z.record(z.string(), z.number()).nullable(),
 });
 
 export interface WorkflowStats {
@@ -24,32 +26,36 @@ export interface WorkflowStats {
   p95_duration_seconds: number | null;
 }
 
-/** Figures of one workflow of one repository over the window (flaky runs as in metric-sql.ts). */
+/**
+ * Figures of one workflow of one repository over the window: counts and durations from the
+ * rollups (see countedRows), flaky runs (metric-sql.ts) from the window's builds through the
+ * repository index.
+ */
 export async function getWorkflowStats(
   connection: CommonQueryMethods,
   options: { repository: string; workflow: string; days: number; now: Date; installations?: InstallationScope },
 ): Promise<WorkflowStats> {
-  const row = await connection.one(sql.type(statsRow)`
-    WITH w AS (
-      SELECT b.* FROM builds b
-      WHERE b.repository = ${options.repository} AND b.workflow = ${options.workflow}
-        AND b.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})
-        AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
-    )
-    SELECT count(*)::int AS total,
-           count(*) FILTER (WHERE status = 'success')::int AS success,
-           count(*) FILTER (WHERE status = 'failed')::int AS failed,
-           count(*) FILTER (WHERE ${flakyRun("w")})::int AS flaky,
-           (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE ${decidedRun("w")}))::float8 AS p50,
-           (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE ${decidedRun("w")}))::float8 AS p95
-    FROM w`);
+  const plan = planWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now);
+  const source = countedRows(plan, options, { perWorkflow: true });
+  const [row, flaky] = await Promise.all([
+    connection.one(sql.type(statsRow)`
+      WITH w AS (${source})
+      SELECT coalesce(sum(runs), 0)::int AS total,
+             coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
+             coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed,
+             ${mergedHistogram("w", decidedRun("x"))} AS histogram
+      FROM w`),
+    countFlakyRuns(connection, { ...options, workflows: [options] }),
+  ]);
+  const histogram = histogramFrom(row.histogram);
+  const flakyRuns = flaky.get(workflowKey(options)) ?? 0;
   return {
     total: row.total,
     success_rate: successRate(row.success, row.failed),
-    flaky_rate: flakyRate(row.flaky, row.success + row.failed),
-    flaky_runs: row.flaky,
-    p50_duration_seconds: row.p50,
-    p95_duration_seconds: row.p95,
+    flaky_rate: flakyRate(flakyRuns, row.success + row.failed),
+    flaky_runs: flakyRuns,
+    p50_duration_seconds: histogramPercentile(histogram, 0.5),
+    p95_duration_seconds: histogramPercentile(histogram, 0.95),
   };
 }
 
@@ -79,20 +85,21 @@ const periodRow = z.object({
   runs: z.number(),
   success: z.number(),
   failed: z.number(),
-  p95: z.number().nullable(),
+  histogram: z.record(z.string(), z.number()).nullable(),
   previous_success: z.number(),
   previous_failed: z.number(),
-  previous_p95: z.number().nullable(),
+  previous_histogram: z.record(z.string(), z.number()).nullable(),
   red_now: z.boolean(),
   days: z.array(z.object({ day: z.string(), success: z.number(), failed: z.number() })),
 });
 /** Counts of one workflow in the current period and the one before it (see getWorkflowPeriods). */
-export type WorkflowPeriods = z.infer<typeof periodRow>;
+export type WorkflowPeriods = WorkflowPeriodCounts;
 
 /**
  * Every workflow with a run in the last `days` days before `now`, with its counts there and in
- * the `days` days before (decided runs, p95 duration of decided runs), whether it is red now, and
- * its successes and failures per UTC day over both periods (days without decided runs left out).
+ * the `days` days before (decided runs, p95 duration of decided runs from duration buckets),
+ * whether it is red now, and its successes and failures per UTC day over both periods (days
+ * without decided runs left out); read from the rollups (see countedRows).
  * Red now: its branch state on the repository's default branch is failing (the branch states
  * ingest keeps, as "broken now" reads them); the default branch is the one the poller stored,
  * else the one the branch's last run names. Flaky runs cost a look-up per run: see
@@ -102,47 +109,56 @@ export async function getWorkflowPeriods(
   connection: CommonQueryMethods,
   options: { days: number; now: Date; installations?: InstallationScope },
 ): Promise<WorkflowPeriods[]> {
-  const now = sql.timestamp(options.now);
-  const scope = inScope(sql.fragment`b.installation_id`, options.installations);
+  const { now, days } = options;
+  const current = planWindow(new Date(now.getTime() - days * 86_400_000), null, now, "day");
+  const previous = planWindow(new Date(now.getTime() - 2 * days * 86_400_000), new Date(now.getTime() - days * 86_400_000), now, "day");
   const rows = await connection.any(sql.type(periodRow)`
     WITH w AS (
-      SELECT b.repository, b.workflow, b.status, b.duration_seconds, b.created_at,
-             b.created_at >= ${now} - make_interval(days => ${options.days}) AS current
-      FROM builds b
-      WHERE b.created_at >= ${now} - make_interval(days => ${2 * options.days}) AND ${scope}
-    ), per_period AS (
-      SELECT repository, workflow, current, count(*)::int AS runs,
-             count(*) FILTER (WHERE status = 'success')::int AS success,
-             count(*) FILTER (WHERE status = 'failed')::int AS failed,
-             (percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FILTER (WHERE ${decidedRun("w")}))::float8 AS p95
+      SELECT c.*, true AS current FROM (${countedRows(current, options, { perWorkflow: true })}) c
+      UNION ALL
+      SELECT p.*, false FROM (${countedRows(previous, options, { perWorkflow: true })}) p
+    ),
+    per_period AS (
+      SELECT repository, workflow, current, sum(runs)::int AS runs,
+             coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
+             coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
       FROM w
       GROUP BY repository, workflow, current
+    ), per_period_histogram AS (
+      SELECT repository, workflow, current, jsonb_object_agg(bucket, n) AS histogram FROM (
+        SELECT w.repository, w.workflow, w.current, k.bucket, sum(k.n)::int AS n
+        FROM w CROSS JOIN LATERAL unnest(w.buckets, w.bucket_runs) AS k(bucket, n)
+        WHERE ${decidedRun("w")}
+        GROUP BY 1, 2, 3, 4) x
+      WHERE n <> 0
+      GROUP BY 1, 2, 3
     ), per_workflow AS (
-      SELECT repository, workflow,
-             coalesce(max(runs) FILTER (WHERE current), 0) AS runs,
-             coalesce(max(success) FILTER (WHERE current), 0) AS success,
-             coalesce(max(failed) FILTER (WHERE current), 0) AS failed,
-             max(p95) FILTER (WHERE current) AS p95,
-             coalesce(max(success) FILTER (WHERE NOT current), 0) AS previous_success,
-             coalesce(max(failed) FILTER (WHERE NOT current), 0) AS previous_failed,
-             max(p95) FILTER (WHERE NOT current) AS previous_p95
-      FROM per_period
-      GROUP BY repository, workflow
-      HAVING bool_or(current)
+      SELECT p.repository, p.workflow,
+             coalesce(max(p.runs) FILTER (WHERE p.current), 0) AS runs,
+             coalesce(max(p.success) FILTER (WHERE p.current), 0) AS success,
+             coalesce(max(p.failed) FILTER (WHERE p.current), 0) AS failed,
+             (array_agg(h.histogram) FILTER (WHERE p.current))[1] AS histogram,
+             coalesce(max(p.success) FILTER (WHERE NOT p.current), 0) AS previous_success,
+             coalesce(max(p.failed) FILTER (WHERE NOT p.current), 0) AS previous_failed,
+             (array_agg(h.histogram) FILTER (WHERE NOT p.current))[1] AS previous_histogram
+      FROM per_period p LEFT JOIN per_period_histogram h USING (repository, workflow, current)
+      GROUP BY p.repository, p.workflow
+      HAVING coalesce(max(p.runs) FILTER (WHERE p.current), 0) > 0
     ), red AS (
       SELECT DISTINCT b.repository, b.workflow
       FROM branch_states s JOIN builds b ON b.id = s.last_build_id
       LEFT JOIN sync_repositories r ON r.repository_id = s.repository_id
-      WHERE s.state = 'failing' AND ${scope}
+      WHERE s.state = 'failing' AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
         AND s.branch = coalesce(r.default_branch, b.payload -> 'repository' ->> 'default_branch', b.repository_default_branch)
     ), per_day AS (
       SELECT repository, workflow, jsonb_agg(jsonb_build_object('day', day, 'success', success, 'failed', failed) ORDER BY day) AS days
       FROM (
-        SELECT repository, workflow, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
-               count(*) FILTER (WHERE status = 'success')::int AS success,
-               count(*) FILTER (WHERE status = 'failed')::int AS failed
+        SELECT repository, workflow, to_char(day, 'YYYY-MM-DD') AS day,
+               coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
+               coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
         FROM w WHERE ${decidedRun("w")}
         GROUP BY 1, 2, 3
+        HAVING sum(runs) > 0
       ) d
       GROUP BY repository, workflow
     )
@@ -151,14 +167,18 @@ export async function getWorkflowPeriods(
     LEFT JOIN red USING (repository, workflow)
     LEFT JOIN per_day d USING (repository, workflow)
     ORDER BY p.repository, p.workflow`);
-  return [...rows];
+  return rows.map(({ histogram, previous_histogram, ...row }) => ({
+    ...row,
+    p95: histogramPercentile(histogramFrom(histogram), 0.95),
+    previous_p95: histogramPercentile(histogramFrom(previous_histogram), 0.95),
+  }));
 }
 
 const flakyCountRow = z.object({ repository: z.string(), workflow: z.string(), flaky: z.number() });
 
 /**
  * The flaky runs (as metric-sql.ts counts them) of each of `workflows` in the last `days` days
- * before `now`, keyed "repository\u0000workflow"; a workflow without one is left out.
+ * before `now` (the window getWorkflowPeriods counts), read from the window's builds; keyed "repository\u0000workflow"; a workflow without one is left out.
  */
 export async function countFlakyRuns(
   connection: CommonQueryMethods,
@@ -170,7 +190,7 @@ export async function countFlakyRuns(
     FROM builds w
     JOIN unnest(${sql.array(options.workflows.map((x) => x.repository), "text")}, ${sql.array(options.workflows.map((x) => x.workflow), "text")})
       AS k(repository, workflow) ON k.repository = w.repository AND k.workflow = w.workflow
-    WHERE w.created_at >= ${sql.timestamp(options.now)} - make_interval(days => ${options.days})
+    WHERE ${createdIn("w", countedWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now))}
       AND ${inScope(sql.fragment`w.installation_id`, options.installations)} AND ${flakyRun("w")}
     GROUP BY w.repository, w.workflow`);
   return new Map(rows.map((r) => [workflowKey(r), r.flaky]));

@@ -8,6 +8,7 @@ import pg from "pg";
 import { sql } from "slonik";
 import { z } from "zod";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
 import { createSlackClient } from "../../src/alerts/slack-client.js";
 import { getAlertRules, saveAlertRules } from "../../src/db/alert-settings.js";
 import { consumeLinkCode, createLinkCode } from "../../src/db/slack-links.js";
@@ -224,8 +225,13 @@ describe("Slack bot on /slack/events", () => {
       // Last 7 days of acme/api: 9001 (100 s, ok), 9002 (300 s, failed), 9003 (200 s, ok); 9006 is older.
       expect(text).toContain("Stats for acme/api, last 7d");
       expect(text).toContain("66.7% (2 ok, 1 failed)");
-      expect(text).toContain("*p50 duration*\\n3m 20s");
-      expect(text).toContain("*p95 duration*\\n4m 50s");
+      // Percentiles from duration buckets, within PERCENTILE_ERROR of the exact 200 s and 290 s.
+      const seconds = (label: string) => {
+        const [, m, s] = text.match(new RegExp(`\\*${label} duration\\*\\\\n(\\d+)m (\\d+)s`))!;
+        return Number(m) * 60 + Number(s);
+      };
+      expect(Math.abs(seconds("p50") - 200)).toBeLessThanOrEqual(200 * PERCENTILE_ERROR + 1);
+      expect(Math.abs(seconds("p95") - 290)).toBeLessThanOrEqual(290 * PERCENTILE_ERROR + 1);
       expect(text).toContain("*Queue time p50 / p95*");
       expect(text).toContain("*Estimated minutes*");
     });
