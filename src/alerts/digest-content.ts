@@ -38,12 +38,15 @@ export interface DigestContent {
 
 const TOP = 5;
 
-/** Collects a digest of `repositories` over [start, end), with the period before for changes. */
+/**
+ * Collects a digest of `repositories` over [start, end), with the period before for changes; both
+ * read at `now` (a digest sent late still counts each period whole, see db/digest-figures.ts).
+ */
 export async function loadDigestContent(
   pool: DatabasePool,
-  options: { repositories: string[]; start: Date; end: Date; baseUrl: string; multipliers: readonly RunnerMultiplier[] },
+  options: { repositories: string[]; start: Date; end: Date; now: Date; baseUrl: string; multipliers: readonly RunnerMultiplier[] },
 ): Promise<DigestContent> {
-  const scope: DigestScope = { repositories: options.repositories, start: options.start, end: options.end };
+  const scope: DigestScope = { repositories: options.repositories, start: options.start, end: options.end, now: options.now };
   const before: DigestScope = { ...scope, ...periodBefore(scope) };
   const [counts, previous, workflows, jobs, durations, previousDurations, green, queue, usage, failures] = await Promise.all([
     getDigestCounts(pool, scope),

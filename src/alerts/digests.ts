@@ -69,7 +69,7 @@ export function createDigests(deps: {
     const fireAt = floorToMinute(at);
     if (!task.match(fireAt)) throw new Error(`${fireAt.toISOString()} is not a fire time of DIGEST_SCHEDULE ${deps.schedule.schedule}`);
     const period = digestPeriod(fireAt, (date) => task.match(date));
-    const repositories = await listActiveRepositories(deps.pool, period);
+    const repositories = await listActiveRepositories(deps.pool, { ...period, now: deps.now() });
     if (repositories.length === 0) return 0;
     const rules = await getAlertRules(deps.pool);
     let written = 0;
@@ -87,6 +87,7 @@ export function createDigests(deps: {
       repositories: digest.repositories ?? [],
       start: digest.period_start,
       end: digest.fire_at,
+      now: deps.now(),
       baseUrl: deps.baseUrl,
       multipliers: deps.multipliers,
     });

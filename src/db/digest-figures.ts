@@ -9,24 +9,33 @@ import { decidedRun, flakyRun } from "./metric-sql.js";
 // are worked out in domain/ and alerts/digest-content.ts. Counts and durations come from the
 // rollups (see countedRows); flaky runs, jobs and time to green from the builds of the period.
 
-export interface DigestScope {
+export interface DigestScope extends DigestPeriod {
   repositories: readonly string[];
+}
+
+/**
+ * A period [start, end) read at `now`: now decides which hours the rollups still hold (see
+ * domain/rollup-window.ts), so a period and the one before it, read at the same now, meet
+ * exactly, however long ago they ended.
+ */
+export interface DigestPeriod {
   start: Date;
   end: Date;
+  now: Date;
 }
 
 /** The period as it is counted (see domain/rollup-window.ts). */
-function counted(period: { start: Date; end: Date }): CountedWindow {
-  return countedWindow(period.start, period.end, period.end);
+function counted(period: DigestPeriod): CountedWindow {
+  return countedWindow(period.start, period.end, period.now);
 }
 
 function builds(scope: DigestScope): FragmentSqlToken {
   return sql.fragment`b.repository = ANY(${sql.array([...scope.repositories], "text")}) AND ${createdIn("b", counted(scope))}`;
 }
 
-/** The counted rows (see countedRows) of the scope's period; digests are read when they fire, so `end` stands for now. */
-function countedRowsOf(scope: { repositories: readonly string[] | null; start: Date; end: Date }) {
-  return countedRows(planWindow(scope.start, scope.end, scope.end), { repositories: scope.repositories }, { perWorkflow: true });
+/** The counted rows (see countedRows) of the scope's period. */
+function countedRowsOf(scope: DigestPeriod & { repositories: readonly string[] | null }) {
+  return countedRows(planWindow(scope.start, scope.end, scope.now), { repositories: scope.repositories }, { perWorkflow: true });
 }
 
 const countsRow = z.object({ total: z.number(), success: z.number(), failed: z.number() });
@@ -42,7 +51,7 @@ export async function getDigestCounts(connection: CommonQueryMethods, scope: Dig
 }
 
 /** The repositories with at least one run created in [start, end). */
-export async function listActiveRepositories(connection: CommonQueryMethods, period: { start: Date; end: Date }): Promise<string[]> {
+export async function listActiveRepositories(connection: CommonQueryMethods, period: DigestPeriod): Promise<string[]> {
   const rows = await connection.anyFirst(sql.type(z.object({ repository: z.string() }))`
     WITH w AS (${countedRowsOf({ ...period, repositories: null })})
     SELECT repository FROM w GROUP BY repository HAVING sum(runs) > 0 ORDER BY repository`);

@@ -81,10 +81,10 @@ export function registerBuildsCommand(app: App, deps: BuildsCommandDeps): void {
         const now = deps.now();
         const start = new Date(now.getTime() - parsed.days * 86_400_000);
         const channelRepositories = await findChannelRepositories(deps.pool, { id: command.channel_id, name: command.channel_name ?? null }, deps.alertChannel);
-        const active = await listActiveRepositories(deps.pool, { start, end: now });
+        const active = await listActiveRepositories(deps.pool, { start, end: now, now });
         const repositories = channelRepositories ? active.filter((r) => channelRepositories.includes(r)) : active;
         if (repositories.length === 0) return renderNotice(`No runs of this channel's repositories in the last ${parsed.days}d.`);
-        const content = await loadDigestContent(deps.pool, { repositories, start, end: now, baseUrl: deps.baseUrl, multipliers: deps.runnerMultipliers });
+        const content = await loadDigestContent(deps.pool, { repositories, start, end: now, now, baseUrl: deps.baseUrl, multipliers: deps.runnerMultipliers });
         return { response_type: "ephemeral", ...renderDigestSlack(content) };
       }
       case "recent": {

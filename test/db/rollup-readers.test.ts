@@ -3,9 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { getMetricsSummary } from "../../src/db/build-metrics.js";
 import { getDailyTrend } from "../../src/db/build-trends.js";
+import { pruneRollups } from "../../src/db/build-rollups.js";
 import { getDigestCounts, getWorkflowCounts, getWorkflowDurations, listActiveRepositories } from "../../src/db/digest-figures.js";
 import { getWorkflowPeriods, getWorkflowStats } from "../../src/db/workflow-stats.js";
+import { periodBefore } from "../../src/domain/digest-period.js";
 import { PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
+import { countedWindow } from "../../src/domain/rollup-window.js";
 import { normalizeWorkflowRun } from "../../src/domain/normalize.js";
 import { createIngest, type IngestInput } from "../../src/ingest.js";
 import { runPayload } from "../helpers/seed-builds.js";
@@ -108,9 +111,9 @@ describe("readers of the rollups", () => {
       [new Date("2026-09-20T14:58:00Z"), new Date("2026-09-20T14:59:00Z")],
       [new Date("2026-09-20T13:10:00Z"), new Date("2026-09-20T14:20:00Z")],
     ] as const) {
-      const repositories = await bothWays(db, () => listActiveRepositories(db.pool, { start, end }));
+      const repositories = await bothWays(db, () => listActiveRepositories(db.pool, { start, end, now: NOW }));
       expect(repositories.rollups).toEqual(repositories.raw);
-      const scope = { repositories: ["acme/r-0", "acme/r-1"], start, end };
+      const scope = { repositories: ["acme/r-0", "acme/r-1"], start, end, now: NOW };
       for (const read of [getDigestCounts, getWorkflowCounts, getWorkflowDurations] as const) {
         const figures = await bothWays(db, () => (read as (c: typeof db.pool, s: typeof scope) => Promise<unknown>)(db.pool, scope));
         expect(figures.rollups).toEqual(figures.raw);
@@ -119,6 +122,24 @@ describe("readers of the rollups", () => {
         SELECT count(*)::int AS n FROM builds WHERE repository IN ('acme/r-0', 'acme/r-1')
           AND created_at >= ${sql.timestamp(start)} AND created_at < ${sql.timestamp(end)}`);
       expect((await getDigestCounts(db.pool, scope)).total).toBe(counted);
+    }
+  });
+
+  it("count a period and the one before it whole and without overlap, read late, after the hour rows of the older one are pruned", async () => {
+    await pruneRollups(db.pool, NOW, 100_000);
+    const DAY = 24 * HOUR;
+    const repositories = ["acme/r-0", "acme/r-1", "acme/r-2"];
+    // A 10-day digest read now, and a 20-day one: the period before begins past the hour horizon.
+    for (const days of [10, 20]) {
+      const current = { repositories, start: new Date(NOW.getTime() - days * DAY), end: NOW, now: NOW };
+      const before = { ...current, ...periodBefore(current) };
+      const exact = async (from: Date, to: Date) =>
+        db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM builds WHERE created_at >= ${sql.timestamp(from)} AND created_at < ${sql.timestamp(to)}`);
+      const window = countedWindow(before.start, before.end, NOW);
+      expect((await getDigestCounts(db.pool, before)).total).toBe(await exact(window.from, window.to!));
+      const both = (await getDigestCounts(db.pool, current)).total + (await getDigestCounts(db.pool, before)).total;
+      expect(both).toBe(await exact(window.from, NOW));
     }
   });
 });
