@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DatabasePool } from "slonik";
-import { backfillRollups, pruneRollups } from "./db/build-rollups.js";
+import { backfillRollups, foldRollups, pruneRollups } from "./db/build-rollups.js";
 import { createRepeatingWorker, type RepeatingWorker } from "./repeating-worker.js";
 
 /** Rows of builds counted per backfill transaction: a live write waits at most for one batch. */
@@ -10,10 +10,12 @@ const PRUNE_BATCH = 5_000;
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * Keeps the rollups (db/build-rollups.ts): after an upgrade, counts the builds written before
- * them, a batch at a time from where the last batch ended (so a restart resumes, and replicas
- * take batches in turn); then, once an hour, deletes hour rows past the horizon and rows that
- * count nothing. Until the backfill is done, readers count the builds themselves.
+ * Keeps the rollups (db/build-rollups.ts): every pass (every 2 s) folds the deltas writes have
+ * appended into them, so that what readers add up stays small; after an upgrade, counts the
+ * builds written before them, a batch at a time from where the last batch ended (so a restart
+ * resumes, and replicas take batches in turn); then, once an hour, deletes hour rows past the
+ * horizon and rows that count nothing. Until the backfill is done, readers count the builds
+ * themselves. Every replica folds: two folds at once each take their own deltas.
  */
 export function createRollupWorker(deps: {
   pool: DatabasePool;
@@ -27,9 +29,10 @@ export function createRollupWorker(deps: {
   let pruning = false;
   return createRepeatingWorker({
     log: deps.log,
-    intervalMs: deps.intervalMs ?? 10_000,
+    intervalMs: deps.intervalMs ?? 2_000,
     maxPerPass: 100_000,
     async handleOne() {
+      await foldRollups(deps.pool);
       if (!backfilled) {
         const progress = await backfillRollups(deps.pool, deps.batch ?? BACKFILL_BATCH);
         if (progress.finished) {

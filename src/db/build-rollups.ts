@@ -3,10 +3,11 @@ import { z } from "zod";
 import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange, type WindowPlan } from "../domain/rollup-window.js";
 import { inScope, type InstallationScope } from "./values.js";
 
-// build_rollups (migrations/0024_build_rollups.sql) is written by triggers on builds only; this
-// module holds what reads it in common, the backfill of the rows older than the rollups and the
-// clean-up of hour rows past the horizon. The readers of figures sum `countedRows` in their own
-// modules (build-metrics.ts, build-trends.ts, workflow-stats.ts, digest-figures.ts).
+// build_rollups (migrations/0024_build_rollups.sql) is kept from deltas that triggers on builds
+// append; this module holds what reads it in common, the fold of the deltas, the backfill of the
+// rows older than the rollups and the clean-up of hour rows past the horizon. The readers of
+// figures sum `countedRows` in their own modules (build-metrics.ts, build-trends.ts,
+// workflow-stats.ts, digest-figures.ts).
 
 /**
  * The condition for rows of `build_rollups` as `alias` in `ranges` (see domain/rollup-window.ts):
@@ -66,12 +67,15 @@ export function countedRows(plan: WindowPlan, filters: CountedFilters, options: 
   const parts = [raw([plan.counted], sql.fragment`NOT ${ready}`)];
   if (plan.edges.length > 0) parts.push(raw(plan.edges, ready));
   if (plan.units.length > 0) {
-    parts.push(sql.fragment`
+    // The rollups, and the deltas not folded into them yet (they add up the same way).
+    for (const table of [sql.identifier(["build_rollups"]), sql.identifier(["build_rollup_deltas"])]) {
+      parts.push(sql.fragment`
       SELECT x.repository, x.workflow, x.status, (x.period_start AT TIME ZONE 'UTC')::date AS day,
              x.runs, x.timed_runs, x.duration_sum, x.buckets, x.bucket_runs
-      FROM build_rollups x
+      FROM ${table} x
       WHERE ${inUnits("x", plan.units)} AND ${filtered(filters)}
         AND ${wholeRows(filters, options) ? sql.fragment`x.repository = ''` : sql.fragment`x.repository <> ''`} AND ${ready}`);
+    }
   }
   return sql.fragment`${sql.join(parts, sql.fragment` UNION ALL `)}`;
 }
@@ -130,9 +134,17 @@ export async function backfillRollups(pool: DatabasePool, batch: number): Promis
       SELECT done_id, through_id, finished_at IS NOT NULL AS finished FROM rollup_backfill FOR UPDATE`);
     if (state.finished) return state;
     const upTo = Math.min(state.through_id, state.done_id + batch);
+    // The batch's rows are locked in the order the write function locks runs (0023), so a write
+    // of the same runs meanwhile waits or is waited for, and never deadlocks with it.
     await tx.query(sql.unsafe`
       UPDATE builds b SET on_default_branch = runboard_on_default_branch(b.repository_id, b.branch, b.payload, b.repository_default_branch)
-      WHERE b.id > ${state.done_id} AND b.id <= ${upTo} AND b.on_default_branch IS NULL`);
+      FROM (
+        SELECT id FROM builds
+        WHERE id > ${state.done_id} AND id <= ${upTo} AND on_default_branch IS NULL
+        ORDER BY repository_id, external_id
+        FOR UPDATE
+      ) held
+      WHERE b.id = held.id AND b.on_default_branch IS NULL`);
     return tx.one(sql.type(progressRow)`
       UPDATE rollup_backfill SET done_id = ${upTo},
         finished_at = CASE WHEN ${upTo} >= through_id THEN now() END
@@ -141,9 +153,18 @@ export async function backfillRollups(pool: DatabasePool, batch: number): Promis
 }
 
 /**
+ * Moves the deltas written since the last fold into the rollups (runboard_fold_rollups in
+ * migrations/0024_build_rollups.sql); returns how many it folded.
+ */
+export async function foldRollups(connection: CommonQueryMethods): Promise<number> {
+  return connection.oneFirst(sql.type(z.object({ folded: z.number() }))`SELECT runboard_fold_rollups() AS folded`);
+}
+
+/**
  * Deletes hour rows older than the hour horizon (two days of margin: a digest computed late still
- * finds its hours) and rows that count nothing any more (all their runs moved on), up to `limit`
- * rows. Returns how many it deleted.
+ * finds its hours) and rows of past hours that count nothing any more (all their runs moved on),
+ * up to `limit` rows. A row a fold holds is passed over, never waited for. Returns how many it
+ * deleted.
  */
 export async function pruneRollups(connection: CommonQueryMethods, now: Date, limit: number): Promise<number> {
   const result = await connection.query(sql.unsafe`
@@ -152,13 +173,13 @@ export async function pruneRollups(connection: CommonQueryMethods, now: Date, li
       SELECT grain, period_start, installation_id, repository, workflow, on_default_branch, status
       FROM build_rollups
       WHERE (grain = 'hour' AND period_start < ${sql.timestamp(now)} - make_interval(days => ${HOUR_HORIZON_DAYS + 2}))
-         OR (runs = 0 AND timed_runs = 0)
+         OR (runs = 0 AND timed_runs = 0 AND period_start < ${sql.timestamp(now)} - interval '1 hour')
+      ORDER BY grain, period_start, installation_id, repository, workflow, on_default_branch, status
       LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
     ) old
     WHERE (r.grain, r.period_start, r.installation_id, r.repository, r.workflow, r.on_default_branch, r.status)
-        = (old.grain, old.period_start, old.installation_id, old.repository, old.workflow, old.on_default_branch, old.status)
-      AND ((r.grain = 'hour' AND r.period_start < ${sql.timestamp(now)} - make_interval(days => ${HOUR_HORIZON_DAYS + 2}))
-           OR (r.runs = 0 AND r.timed_runs = 0))`);
+        = (old.grain, old.period_start, old.installation_id, old.repository, old.workflow, old.on_default_branch, old.status)`);
   return result.rowCount;
 }
 

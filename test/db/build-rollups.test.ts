@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../../src/domain/normalize.js";
 import { durationBucket, histogramFrom, histogramPercentile, PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
+import { foldRollups } from "../../src/db/build-rollups.js";
+import { writeBatch } from "../../src/db/write-batch.js";
 import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
 import { createIngest, type Ingest, type IngestInput } from "../../src/ingest.js";
 import { rollupDifferences } from "../helpers/rollup-check.js";
@@ -35,6 +37,7 @@ function shuffled<T>(items: T[], seed: number): T[] {
 }
 
 async function countedRuns(db: TestDatabase): Promise<{ rolled: number; builds: number }> {
+  await foldRollups(db.pool);
   const rolled = await db.pool.oneFirst(sql.type(count)`SELECT coalesce(sum(runs), 0)::int AS n FROM build_rollups WHERE repository <> '' AND grain = 'day'`);
   const builds = await db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS n FROM builds WHERE created_at IS NOT NULL`);
   return { rolled, builds };
@@ -112,11 +115,42 @@ describe("build rollups", () => {
     const { rolled, builds } = await countedRuns(db);
     expect(builds).toBe(60);
     expect(rolled).toBe(60);
+    await foldRollups(db.pool);
     const perStatus = await db.pool.any(sql.type(z.object({ status: z.string(), n: z.number() }))`
       SELECT status, sum(runs)::int AS n FROM build_rollups WHERE repository <> '' AND grain = 'month' GROUP BY status HAVING sum(runs) <> 0 ORDER BY status`);
     const raw = await db.pool.any(sql.type(z.object({ status: z.string(), n: z.number() }))`
       SELECT status, count(*)::int AS n FROM builds GROUP BY status ORDER BY status`);
     expect(perStatus).toEqual(raw);
+  });
+
+  it("let two writes of one installation's runs of the same hour go on together: neither waits on rollup rows the other holds", async () => {
+    const record = (id: number) => {
+      const p = runPayload({ id, repository: "acme/repo-a", workflow: "CI", branch: "main", conclusion: null, status: "in_progress", createdAt: new Date("2026-09-01T10:15:00Z"), seconds: 60, actor: "mona", message: "m" });
+      return normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository });
+    };
+    const now = new Date("2026-09-01T10:20:00Z");
+    let written!: () => void;
+    let release!: () => void;
+    const firstWritten = new Promise<void>((resolve) => (written = resolve));
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = db.pool.transaction(async (tx) => {
+      await writeBatch(tx, { deliveries: [], runs: [{ record: record(1), history: false }], jobs: [], now });
+      written();
+      await held;
+    });
+    await firstWritten;
+    try {
+      // The first write's transaction is still open: a second run of the same rollup rows is written at once.
+      await db.pool.connect(async (connection) => {
+        await connection.query(sql.unsafe`SET lock_timeout = '500ms'`);
+        await writeBatch(connection, { deliveries: [], runs: [{ record: record(2), history: false }], jobs: [], now });
+      });
+    } finally {
+      release();
+      await first;
+    }
+    expect(await rollupDifferences(db.pool)).toEqual([]);
+    expect(await countedRuns(db)).toEqual({ rolled: 2, builds: 2 });
   });
 
   it("keep a run on the default branch or off it as it was written, whatever the repository's default branch becomes", async () => {
@@ -156,6 +190,7 @@ describe("build rollups", () => {
       records.push({ kind: "run", record: normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository }) } as IngestInput);
     }
     for (let i = 0; i < records.length; i += 100) await Promise.all(records.slice(i, i + 100).map((r) => ingest(r)));
+    await foldRollups(db.pool);
 
     const figures = z.object({ histogram: z.record(z.string(), z.number()).nullable(), p50: z.number().nullable(), p95: z.number().nullable() });
     for (const repository of [null, "acme/p-1"]) {

@@ -6,7 +6,7 @@ import pino from "pino";
 import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { backfillRollups, rollupsReady } from "../../src/db/build-rollups.js";
+import { backfillRollups, foldRollups, rollupsReady } from "../../src/db/build-rollups.js";
 import { createPool } from "../../src/db/create-pool.js";
 import { dropPayloadBatch } from "../../src/db/payload-retention.js";
 import { migrate } from "../../src/db/migrate.js";
@@ -107,6 +107,7 @@ describe("the rollups' backfill", () => {
     while (!progress.finished) progress = await backfillRollups(db.pool, 40);
     expect(await rollupsReady(db.pool)).toBe(true);
     expect(await rollupDifferences(db.pool)).toEqual([]);
+    await foldRollups(db.pool);
     const rolled = await db.pool.oneFirst(sql.type(count)`SELECT sum(runs)::int AS n FROM build_rollups WHERE repository <> '' AND grain = 'month'`);
     expect(rolled).toBe(await db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS n FROM builds`));
 
@@ -144,6 +145,7 @@ describe("the rollups' backfill", () => {
     }
     const position = await db.pool.oneFirst(sql.type(z.object({ done_id: z.number() }))`SELECT done_id FROM rollup_backfill`);
     expect(position).toBe(100);
+    await foldRollups(db.pool);
     const counted = await db.pool.oneFirst(sql.type(count)`SELECT coalesce(sum(runs), 0)::int AS n FROM build_rollups WHERE repository <> '' AND grain = 'day'`);
     expect(counted).toBe(await db.pool.oneFirst(sql.type(count)`SELECT count(*)::int AS n FROM builds WHERE id <= 100`));
     // The app's worker (as at the next boot) goes on from there.

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { getMetricsSummary } from "../../src/db/build-metrics.js";
 import { getDailyTrend } from "../../src/db/build-trends.js";
-import { pruneRollups } from "../../src/db/build-rollups.js";
+import { foldRollups, pruneRollups } from "../../src/db/build-rollups.js";
 import { getDigestCounts, getWorkflowCounts, getWorkflowDurations, listActiveRepositories } from "../../src/db/digest-figures.js";
 import { getWorkflowPeriods, getWorkflowStats } from "../../src/db/workflow-stats.js";
 import { periodBefore } from "../../src/domain/digest-period.js";
@@ -55,7 +55,11 @@ describe("readers of the rollups", () => {
       });
       inputs.push({ kind: "run", record: normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository }) } as IngestInput);
     }
-    for (let i = 0; i < inputs.length; i += 100) await Promise.all(inputs.slice(i, i + 100).map((input) => ingest(input)));
+    // The first half folded into the rollups, the second left as deltas: readers add both.
+    for (let i = 0; i < inputs.length; i += 100) {
+      if (i === 800) await foldRollups(db.pool);
+      await Promise.all(inputs.slice(i, i + 100).map((input) => ingest(input)));
+    }
   }, 120_000);
   afterAll(() => db.drop());
 

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { foldRollups } from "../../src/db/build-rollups.js";
 
 const rollupRow = z.object({
   key: z.string(),
@@ -12,8 +13,12 @@ type RollupRow = z.infer<typeof rollupRow>;
 
 const KEY = sql.fragment`concat_ws('|', grain, to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24'), installation_id, repository, workflow, on_default_branch, status)`;
 
-/** Every rollup row that counts something, keyed, its histogram as {"bucket": runs} without zeros. */
+/**
+ * Every rollup row that counts something, keyed, its histogram as {"bucket": runs} without zeros;
+ * the deltas written so far are folded in first.
+ */
 export async function storedRollups(connection: CommonQueryMethods): Promise<Map<string, RollupRow>> {
+  await foldRollups(connection);
   const rows = await connection.any(sql.type(rollupRow)`
     SELECT ${KEY} AS key, runs, timed_runs, duration_sum,
            (SELECT jsonb_object_agg(k.bucket, k.n) FROM unnest(r.buckets, r.bucket_runs) AS k(bucket, n) WHERE k.n <> 0) AS histogram
