@@ -76,10 +76,20 @@ interface Event {
   name: string;
   body: Buffer;
   signature: string;
+  /** The installation the payload names, if any. */
+  installation?: number;
 }
 
+/**
+ * The live-pages workload's events name one of this many installations, ids from
+ * STREAM_INSTALLATION_BASE up; half its streams are users' API tokens, each scoped to one
+ * installation: half of those to one of these, half to one with no builds at all.
+ */
+const STREAM_INSTALLATIONS = 10;
+const STREAM_INSTALLATION_BASE = 100;
+
 /** Per run: requested, in progress, two completed jobs, completed: five deliveries, all distinct. */
-function makeEvents(count: number, firstRunId: number): Event[] {
+function makeEvents(count: number, firstRunId: number, installations = 0): Event[] {
   const events: Event[] = [];
   const now = Date.now();
   for (let run = 0; events.length < count; run++) {
@@ -101,7 +111,14 @@ function makeEvents(count: number, firstRunId: number): Event[] {
       ["workflow_job", jobPayload(seed, "test", 1)],
       ["workflow_run", runPayload(seed)],
     ];
-    for (const [name, payload] of payloads) events.push(sign(name, payload));
+    const installation = installations > 0 ? STREAM_INSTALLATION_BASE + (run % installations) : undefined;
+    for (const [name, payload] of payloads) {
+      events.push(
+        installation === undefined
+          ? sign(name, payload)
+          : { ...sign(name, { ...(payload as object), installation: { id: installation } }), installation },
+      );
+    }
   }
   return events.slice(0, count);
 }
@@ -303,7 +320,7 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
     pending.push(
       send(agent, port, path, events[i]!).then((doneAt) => {
         latencies.push(doneAt - sentAt);
-        answeredAt.push(doneAt);
+        answeredAt[i] = doneAt;
       }),
     );
   }
@@ -322,25 +339,31 @@ interface Figures {
   memory: number | null;
 }
 
-async function measure(port: number, path: string, firstRunId: number, count: () => Promise<number>, pid: number): Promise<Figures> {
-  const warmup = makeEvents(WARMUP, firstRunId);
-  const load = makeEvents(EVENTS, firstRunId + WARMUP);
+async function measure(port: number, path: string, firstRunId: number, count: () => Promise<number>, pid: number, installations = 0): Promise<Figures> {
+  const warmup = makeEvents(WARMUP, firstRunId, installations);
+  const load = makeEvents(EVENTS, firstRunId + WARMUP, installations);
   await maxRate(port, path, warmup);
   const { rate } = await maxRate(port, path, load);
-  const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS);
+  const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS, installations);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
   return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid) };
 }
 
-/** Opens `count` `/events` streams, each on its own connection, and notes when each `build` message arrives. */
-async function openStreams(port: number, count: number): Promise<{ messages: number[][]; close(): void }> {
+/**
+ * Opens `count` `/events` streams, each on its own connection (stream i with `tokens[i]` as its
+ * bearer token where there is one, without a login otherwise), and notes when each `build`
+ * message arrives.
+ */
+async function openStreams(port: number, count: number, tokens: readonly string[] = []): Promise<{ messages: number[][]; close(): void }> {
   const messages: number[][] = [];
   const requests: http.ClientRequest[] = [];
   await Promise.all(
     Array.from({ length: count }, (_, i) => {
       messages[i] = [];
       return new Promise<void>((resolve, reject) => {
-        const request = http.get({ host: "127.0.0.1", port, path: "/events", agent: false }, (response) => {
+        const headers: Record<string, string> = tokens[i] ? { authorization: `Bearer ${tokens[i]}` } : {};
+        const request = http.get({ host: "127.0.0.1", port, path: "/events", agent: false, headers }, (response) => {
+          if (response.statusCode !== 200) reject(new Error(`/events answered ${response.statusCode}`));
           let said = "";
           response.setEncoding("utf8");
           response.on("data", (chunk: string) => {
@@ -362,12 +385,16 @@ async function openStreams(port: number, count: number): Promise<{ messages: num
   return { messages, close: () => requests.forEach((request) => request.destroy()) };
 }
 
-/** For each answer time, the delay until each stream's next message (sorted; a stream that never spoke again counts as Infinity). */
-function streamDelays(answeredAt: number[], messages: number[][]): number[] {
+/**
+ * For each answer of an event a stream may see, the delay until that stream's next message
+ * (sorted; a stream that never spoke again counts as Infinity).
+ */
+function streamDelays(answeredAt: number[], messages: number[][], sees: (stream: number, event: number) => boolean): number[] {
   const delays: number[] = [];
-  for (const times of messages) {
+  for (const [stream, times] of messages.entries()) {
     const sorted = [...times].sort((a, b) => a - b);
-    for (const at of answeredAt) {
+    for (const [event, at] of answeredAt.entries()) {
+      if (!sees(stream, event)) continue;
       let lo = 0;
       let hi = sorted.length;
       while (lo < hi) {
@@ -507,32 +534,51 @@ ${table(
     if (WORKLOADS.has("streams") && ONLY !== "baseline") {
       const perRun = WARMUP + EVENTS + 20_000;
       const base = 80_000_000;
-      const figures: Array<{ without: Figures; withStreams: Figures; delays: number[]; messages: number }> = [];
+      const figures: Array<{ without: Figures; withStreams: Figures; delays: number[]; messages: number; strayed: number }> = [];
+      // Streams past the first half are users' API tokens: token k sees installation
+      // STREAM_INSTALLATION_BASE + (k % 2·STREAM_INSTALLATIONS), so half of them see one
+      // installation with builds and half one with none, which must hear of nothing.
+      const anonymous = Math.ceil(STREAMS / 2);
+      const scopes = Array.from({ length: STREAMS }, (_, i) =>
+        i < anonymous ? null : STREAM_INSTALLATION_BASE + ((i - anonymous) % (2 * STREAM_INSTALLATIONS)),
+      );
+      const tokens = scopes.map((scope, i) => (scope === null ? "" : `rbt_bench_${i}_${randomUUID()}`));
+      for (const [i, token] of tokens.entries()) {
+        if (!token) continue;
+        await db.query(
+          "INSERT INTO api_tokens (token_hash, name, github_user_id, login, installation_ids) VALUES ($1, 'bench', $2, $3, $4)",
+          [createHash("sha256").update(token).digest("hex"), 10_000 + i, `user-${i}`, [scopes[i]]],
+        );
+      }
+      const buildless = (stream: number) => scopes[stream]! >= STREAM_INSTALLATION_BASE + STREAM_INSTALLATIONS;
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? [false, true] : [true, false];
         const pair: Partial<Record<"without" | "withStreams", Figures>> = {};
         let delays: number[] = [];
         let messages = 0;
+        let strayed = 0;
         for (const withStreams of order) {
           process.stderr.write(`  live pages: ${withStreams ? STREAMS : 0} streams, round ${round + 1}\n`);
           const port = await freePort();
           const child = await startProcess("src/main.ts", { ...env, APP_ID: "1", PRIVATE_KEY: privateKey }, port, APP_NODE_ARGS, APP_LOG);
           try {
-            const streams = withStreams ? await openStreams(port, STREAMS) : null;
+            const streams = withStreams ? await openStreams(port, STREAMS, tokens) : null;
             const first = base + (round * 2 + (withStreams ? 1 : 0)) * perRun;
             const before = await count("deliveries");
-            const measured = await measure(port, "/api/github/webhooks", first, () => count("deliveries"), child.pid!);
+            const measured = await measure(port, "/api/github/webhooks", first, () => count("deliveries"), child.pid!, STREAM_INSTALLATIONS);
             if (streams) {
-              // How soon each open page hears of changes arriving at STREAM_RATE a second.
-              const events = makeEvents(STREAM_RATE * STREAM_RATE_SECONDS, first + perRun - 5_000);
+              // How soon each open page hears of changes it may see, arriving at STREAM_RATE a second.
+              const events = makeEvents(STREAM_RATE * STREAM_RATE_SECONDS, first + perRun - 5_000, STREAM_INSTALLATIONS);
               const { answeredAt } = await latencyAt(port, "/api/github/webhooks", events, STREAM_RATE);
               await new Promise((r) => setTimeout(r, 2_000));
-              delays = streamDelays(answeredAt, streams.messages);
-              // Messages per stream per second while the deliveries came (from the first answer to the last).
+              delays = streamDelays(answeredAt, streams.messages, (stream, event) => scopes[stream] === null || scopes[stream] === events[event]!.installation);
+              // Messages per stream per second while the deliveries came (from the first answer to
+              // the last), for the streams that may see every build.
               const from = Math.min(...answeredAt);
               const to = Math.max(...answeredAt);
-              const inWindow = streams.messages.reduce((sum, m) => sum + m.filter((at) => at >= from && at <= to).length, 0);
-              messages = inWindow / STREAMS / ((to - from) / 1000);
+              const inWindow = streams.messages.slice(0, anonymous).reduce((sum, m) => sum + m.filter((at) => at >= from && at <= to).length, 0);
+              messages = inWindow / anonymous / ((to - from) / 1000);
+              strayed = streams.messages.reduce((sum, m, stream) => sum + (buildless(stream) ? m.length : 0), 0);
               streams.close();
             }
             pair[withStreams ? "withStreams" : "without"] = { ...measured, stored: measured.stored - before };
@@ -540,7 +586,7 @@ ${table(
             await stopProcess(child, 10_000);
           }
         }
-        figures.push({ without: pair.without!, withStreams: pair.withStreams!, delays, messages });
+        figures.push({ without: pair.without!, withStreams: pair.withStreams!, delays, messages, strayed });
       }
       const withoutRate = median(figures.map((f) => f.without.rate));
       const withRate = median(figures.map((f) => f.withStreams.rate));
@@ -548,9 +594,11 @@ ${table(
       console.log(`## Live pages: ${STREAMS} open event streams
 
 The ingest load above (${EVENTS.toLocaleString("en")} deliveries at full speed, then half load) against Runboard with no dashboard
-open, and with ${STREAMS} \`/events\` streams open (no login: every stream may see every build) read by this process.
-Then, with the streams open, deliveries at ${STREAM_RATE} a second for ${STREAM_RATE_SECONDS} s: for each delivery answered, the time until
-every stream's next message. ${ROUNDS} rounds, alternating which goes first; medians of the rounds.
+open, and with ${STREAMS} \`/events\` streams open, read by this process: ${anonymous} without a login (they may see every build), and
+${STREAMS - anonymous} with users' API tokens, each scoped to one installation (the deliveries name ${STREAM_INSTALLATIONS} installations; half the
+tokens see one of them, half one with no builds). Then, with the streams open, deliveries at ${STREAM_RATE} a second for
+${STREAM_RATE_SECONDS} s: for each delivery answered, the time until the next message of every stream that may see it.
+${ROUNDS} rounds, alternating which goes first; medians of the rounds.
 
 ${table(
   ["", "No streams", `${STREAMS} streams`, "Ratio", "Target"],
@@ -559,7 +607,8 @@ ${table(
     ["Ratio, each round", "", "", figures.map((f) => (f.withStreams.rate / f.without.rate).toFixed(2)).join(", "), ""],
     ["p99 to 2xx at half load", ms(median(figures.map((f) => f.without.p99))), ms(median(figures.map((f) => f.withStreams.p99))), "", ""],
     [`A stream's next message after a delivery's answer, at ${STREAM_RATE}/s: p50 / p99 / max`, "", delays.length ? `${ms(quantile(delays, 0.5))} / ${ms(quantile(delays, 0.99))} / ${ms(delays.at(-1)!)}` : "–", "", "≤ 1 s"],
-    ["Messages per stream per second at that rate", "", median(figures.map((f) => f.messages)).toFixed(1), "", "≤ 2 (one a tick)"],
+    ["Messages per stream per second at that rate (streams without a login)", "", median(figures.map((f) => f.messages)).toFixed(1), "", "≤ 2 (one a tick)"],
+    ["Build messages to streams of installations without builds, all rounds", "", String(figures.reduce((sum, f) => sum + f.strayed, 0)), "", "0"],
     ["Peak memory (VmHWM)", `${median(figures.map((f) => f.without.memory ?? NaN)).toFixed(0)} MiB`, `${median(figures.map((f) => f.withStreams.memory ?? NaN)).toFixed(0)} MiB`, "", ""],
   ],
 )}

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun } from "../../src/domain/normalize.js";
+import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord } from "../../src/domain/normalize.js";
 import { durationBucket, histogramFrom, histogramPercentile, PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
 import { foldRollups } from "../../src/db/build-rollups.js";
 import { writeBatch } from "../../src/db/write-batch.js";
@@ -126,7 +126,7 @@ describe("build rollups", () => {
   it("let two writes of one installation's runs of the same hour go on together: neither waits on rollup rows the other holds", async () => {
     const record = (id: number) => {
       const p = runPayload({ id, repository: "acme/repo-a", workflow: "CI", branch: "main", conclusion: null, status: "in_progress", createdAt: new Date("2026-09-01T10:15:00Z"), seconds: 60, actor: "mona", message: "m" });
-      return normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository });
+      return normalizeWorkflowRun(p.workflow_run, { fallbackRepository: p.repository }) as BuildRecord;
     };
     const now = new Date("2026-09-01T10:20:00Z");
     let written!: () => void;
