@@ -168,6 +168,26 @@ describe("alerts", () => {
     ]);
   });
 
+  it("decides each attempt of a run once: a later copy of a finished attempt says nothing and counts no failure", async () => {
+    smtp = await startSmtpServer();
+    await setUp(smtp);
+    await send("workflow_run", run(1, "success"));
+    await send("workflow_run", run(2, "failure"));
+    // A later copy of the same finished attempt (its updated_at moved on, as the poller may read it).
+    const later = run(2, "failure");
+    later.workflow_run.updated_at = new Date(Date.UTC(2026, 4, 4, 10, 40)).toISOString();
+    await send("workflow_run", later);
+    // A re-run of it that fails again is news: the streak's second failed run.
+    await send("workflow_run", run(2, "failure", { attempt: 2, minute: 50 }));
+    expect(await worker.runOnce()).toBe(3);
+    expect((await rows()).map((r) => `${r.kind}/${r.channel}/${r.status}`)).toEqual([
+      "broken/email/sent",
+      "broken/slack/sent",
+      "still_failing/slack/sent",
+    ]);
+    expect(slack.calls[1]!.body.text).toBe("Still failing: acme/api · CI on main (2 failed runs)");
+  });
+
   it("delivers exactly once when SMTP is down as the failure arrives and comes back later", async () => {
     // Take a free port, and keep the server off it for now.
     const probe = await startSmtpServer();
