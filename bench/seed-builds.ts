@@ -61,7 +61,8 @@ export async function seedBuilds(pool: DatabasePool, options: { from: number; to
                   ELSE 'skipped' END AS s
       FROM generate_series(${options.from}::bigint, ${options.to}::bigint) AS i
     ) seeded`);
-    // What the rollup triggers add for these rows (migrations/0024_build_rollups.sql), in one pass.
+    // What the rollup triggers add for these rows, once folded (migrations/0024_build_rollups.sql,
+    // 0025_rollup_deltas.sql), in one pass.
     await tx.query(sql.unsafe`
     INSERT INTO build_rollups AS r (
       grain, period_start, installation_id, repository, workflow, on_default_branch, status,

@@ -68,23 +68,15 @@ CREATE TABLE build_rollups (
 CREATE INDEX build_rollups_workflow_idx ON build_rollups (repository, workflow, grain, period_start);
 CREATE INDEX build_rollups_whole_idx ON build_rollups (grain, period_start) WHERE repository = '';
 
--- Changes to the rollups not folded into them yet: rows of build_rollups' shape whose counts
--- (negative where runs moved away) add to it. Insert-only for writers; runboard_fold_rollups
--- moves them into build_rollups every few seconds, and readers add what is still here.
--- Same columns, no key: many deltas may add to one row.
-CREATE TABLE build_rollup_deltas (LIKE build_rollups);
-
--- What a statement on builds changes in the rollups: the contributions of its new rows, less
--- those of its old rows, per rollup row (once under its repository and workflow, once under ''),
--- appended to build_rollup_deltas. Rows whose counted columns did not change are left out. A
--- write never updates a rollup row itself: every batch of an installation would otherwise
--- queue on the same rows of the current hour, day and month, and hold them to its end. Hour
--- rows are written for every run; those past the hour horizon are deleted by the rollup worker
--- (db/build-rollups.ts).
+-- Adds the contributions of the statement's new rows and takes away those of its old rows, per
+-- rollup row (once under its repository and workflow, once under ''), in one order: two batches
+-- meet on rows in the same order, so they cannot deadlock. Rows whose counted columns did not
+-- change are left out. Hour rows are written for every run; those past the hour horizon are
+-- deleted by the rollup worker (db/build-rollups.ts).
 CREATE FUNCTION runboard_rollup_builds() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO build_rollup_deltas (
+    INSERT INTO build_rollups AS r (
       grain, period_start, installation_id, repository, workflow, on_default_branch, status,
       runs, timed_runs, duration_sum, buckets, bucket_runs)
     SELECT x.grain, x.period_start, x.installation_id, x.repository, x.workflow, x.on_default_branch, x.status,
@@ -109,9 +101,20 @@ BEGIN
       CROSS JOIN (VALUES (false), (true)) AS l(whole)
       GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     ) x
-    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ORDER BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT (grain, period_start, installation_id, repository, workflow, on_default_branch, status) DO UPDATE SET
+      runs = r.runs + EXCLUDED.runs,
+      timed_runs = r.timed_runs + EXCLUDED.timed_runs,
+      duration_sum = r.duration_sum + EXCLUDED.duration_sum,
+      (buckets, bucket_runs) = (
+        SELECT array_agg(m.bucket ORDER BY m.bucket), array_agg(m.n ORDER BY m.bucket)
+        FROM (SELECT u.bucket, sum(u.n)::integer AS n
+              FROM unnest(coalesce(r.buckets, '{}') || coalesce(EXCLUDED.buckets, '{}'),
+                          coalesce(r.bucket_runs, '{}') || coalesce(EXCLUDED.bucket_runs, '{}')) AS u(bucket, n)
+              GROUP BY u.bucket HAVING sum(u.n) <> 0) m);
   ELSE
-    INSERT INTO build_rollup_deltas (
+    INSERT INTO build_rollups AS r (
       grain, period_start, installation_id, repository, workflow, on_default_branch, status,
       runs, timed_runs, duration_sum, buckets, bucket_runs)
     SELECT x.grain, x.period_start, x.installation_id, x.repository, x.workflow, x.on_default_branch, x.status,
@@ -148,45 +151,8 @@ BEGIN
       CROSS JOIN (VALUES (false), (true)) AS l(whole)
       GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     ) x
-    GROUP BY 1, 2, 3, 4, 5, 6, 7;
-  END IF;
-  RETURN NULL;
-END
-$$;
-
-
--- Moves every delta visible to it into build_rollups, in one statement (readers see the change
--- either before it or after it, never half), summed per rollup row and written in key order, so
--- two folds at once cannot deadlock; deltas written meanwhile wait for the next fold. Returns the
--- deltas folded.
-CREATE FUNCTION runboard_fold_rollups() RETURNS integer LANGUAGE sql AS $$
-  WITH folded AS (
-    DELETE FROM build_rollup_deltas RETURNING *
-  ), sums AS (
-    SELECT grain, period_start, installation_id, repository, workflow, on_default_branch, status,
-           sum(runs)::integer AS runs, sum(timed_runs)::integer AS timed_runs, sum(duration_sum) AS duration_sum
-    FROM folded
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-  ), histograms AS (
-    SELECT grain, period_start, installation_id, repository, workflow, on_default_branch, status,
-           array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS bucket_runs
-    FROM (
-      SELECT f.grain, f.period_start, f.installation_id, f.repository, f.workflow, f.on_default_branch, f.status,
-             u.bucket, sum(u.n)::integer AS n
-      FROM folded f CROSS JOIN LATERAL unnest(f.buckets, f.bucket_runs) AS u(bucket, n)
-      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-      HAVING sum(u.n) <> 0
-    ) b
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
-  ), written AS (
-    INSERT INTO build_rollups AS r (
-      grain, period_start, installation_id, repository, workflow, on_default_branch, status,
-      runs, timed_runs, duration_sum, buckets, bucket_runs)
-    SELECT s.grain, s.period_start, s.installation_id, s.repository, s.workflow, s.on_default_branch, s.status,
-           s.runs, s.timed_runs, s.duration_sum, h.buckets, h.bucket_runs
-    FROM sums s
-    LEFT JOIN histograms h USING (grain, period_start, installation_id, repository, workflow, on_default_branch, status)
-    ORDER BY s.grain, s.period_start, s.installation_id, s.repository, s.workflow, s.on_default_branch, s.status
+    ORDER BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT (grain, period_start, installation_id, repository, workflow, on_default_branch, status) DO UPDATE SET
       runs = r.runs + EXCLUDED.runs,
       timed_runs = r.timed_runs + EXCLUDED.timed_runs,
@@ -196,9 +162,10 @@ CREATE FUNCTION runboard_fold_rollups() RETURNS integer LANGUAGE sql AS $$
         FROM (SELECT u.bucket, sum(u.n)::integer AS n
               FROM unnest(coalesce(r.buckets, '{}') || coalesce(EXCLUDED.buckets, '{}'),
                           coalesce(r.bucket_runs, '{}') || coalesce(EXCLUDED.bucket_runs, '{}')) AS u(bucket, n)
-              GROUP BY u.bucket HAVING sum(u.n) <> 0) m)
-  )
-  SELECT count(*)::integer FROM folded
+              GROUP BY u.bucket HAVING sum(u.n) <> 0) m);
+  END IF;
+  RETURN NULL;
+END
 $$;
 
 -- PostgreSQL allows transition tables only on single-event triggers: one per event.

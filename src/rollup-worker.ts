@@ -3,6 +3,8 @@ import type { DatabasePool } from "slonik";
 import { backfillRollups, foldRollups, pruneRollups } from "./db/build-rollups.js";
 import { createRepeatingWorker, type RepeatingWorker } from "./repeating-worker.js";
 
+/** Deltas folded per statement: a backlog (after an import with no app running) is folded in steps. */
+const FOLD_BATCH = 50_000;
 /** Rows of builds counted per backfill transaction: a live write waits at most for one batch. */
 const BACKFILL_BATCH = 2_000;
 /** Rollup rows deleted per statement when pruning. */
@@ -32,7 +34,7 @@ export function createRollupWorker(deps: {
     intervalMs: deps.intervalMs ?? 2_000,
     maxPerPass: 100_000,
     async handleOne() {
-      await foldRollups(deps.pool);
+      if ((await foldRollups(deps.pool, FOLD_BATCH)) === FOLD_BATCH) return true;
       if (!backfilled) {
         const progress = await backfillRollups(deps.pool, deps.batch ?? BACKFILL_BATCH);
         if (progress.finished) {

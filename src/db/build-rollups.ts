@@ -3,8 +3,8 @@ import { z } from "zod";
 import { HOUR_HORIZON_DAYS, type CountedWindow, type UnitRange, type WindowPlan } from "../domain/rollup-window.js";
 import { inScope, type InstallationScope } from "./values.js";
 
-// build_rollups (migrations/0024_build_rollups.sql) is kept from deltas that triggers on builds
-// append; this module holds what reads it in common, the fold of the deltas, the backfill of the
+// build_rollups (migrations/0024_build_rollups.sql, 0025_rollup_deltas.sql) is kept from deltas
+// that triggers on builds append; this module holds what reads it in common, the fold of the deltas, the backfill of the
 // rows older than the rollups and the clean-up of hour rows past the horizon. The readers of
 // figures sum `countedRows` in their own modules (build-metrics.ts, build-trends.ts,
 // workflow-stats.ts, digest-figures.ts).
@@ -153,11 +153,12 @@ export async function backfillRollups(pool: DatabasePool, batch: number): Promis
 }
 
 /**
- * Moves the deltas written since the last fold into the rollups (runboard_fold_rollups in
- * migrations/0024_build_rollups.sql); returns how many it folded.
+ * Moves up to `limit` of the deltas written since the last fold, oldest first, into the rollups
+ * (runboard_fold_rollups in migrations/0025_rollup_deltas.sql); returns how many it folded, so
+ * `limit` means there may be more.
  */
-export async function foldRollups(connection: CommonQueryMethods): Promise<number> {
-  return connection.oneFirst(sql.type(z.object({ folded: z.number() }))`SELECT runboard_fold_rollups() AS folded`);
+export async function foldRollups(connection: CommonQueryMethods, limit = 50_000): Promise<number> {
+  return connection.oneFirst(sql.type(z.object({ folded: z.number() }))`SELECT runboard_fold_rollups(${limit}::integer) AS folded`);
 }
 
 /**

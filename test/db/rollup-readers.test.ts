@@ -57,7 +57,8 @@ describe("readers of the rollups", () => {
     }
     // The first half folded into the rollups, the second left as deltas: readers add both.
     for (let i = 0; i < inputs.length; i += 100) {
-      if (i === 800) await foldRollups(db.pool);
+      // Folded a few deltas at a time, as a backlog is.
+      if (i === 800) while ((await foldRollups(db.pool, 7)) === 7);
       await Promise.all(inputs.slice(i, i + 100).map((input) => ingest(input)));
     }
   }, 120_000);

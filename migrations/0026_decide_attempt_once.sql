@@ -4,8 +4,12 @@
 -- new attempt, and news.
 ALTER TABLE branch_states ADD COLUMN last_run_attempt integer;
 
--- The states decided before: their last run's attempt as it is stored now.
-UPDATE branch_states s SET last_run_attempt = b.run_attempt FROM builds b WHERE b.id = s.last_build_id;
+-- The states decided before: their last run's attempt, where it is the run's finished attempt
+-- (the one that decided). A run re-run since is on a newer attempt that has not decided yet: its
+-- state keeps NULL, which matches no attempt.
+UPDATE branch_states s SET last_run_attempt = b.run_attempt
+FROM builds b
+WHERE b.id = s.last_build_id AND b.status IN ('success', 'failed') AND b.finished_at IS NOT NULL;
 
 -- Otherwise the function of 0020_alerts_in_write.sql.
 CREATE OR REPLACE FUNCTION runboard_queue_alerts(p_runs jsonb, p_context jsonb, p_now timestamptz) RETURNS void
