@@ -32,6 +32,8 @@ export interface PoolOptions {
   captureStackTrace?: boolean;
   /** More interceptors, after the result parser (tests read the SQL a function runs). */
   interceptors?: Interceptor[];
+  /** slonik's limit on one statement (default 60 s); benchmarks over the raw table turn it off. */
+  statementTimeout?: number | "DISABLE_TIMEOUT";
 }
 
 /**
@@ -53,6 +55,7 @@ export async function createPool(connectionUri: string, options: PoolOptions = {
     // session advisory locks and migrations each use a connection of their own.
     resetConnection: async () => {},
     maximumPoolSize: options.maximumPoolSize ?? 10,
+    ...(options.statementTimeout !== undefined ? { statementTimeout: options.statementTimeout } : {}),
     interceptors: [resultParserInterceptor, ...(options.interceptors ?? [])],
     typeParsers,
   });
