@@ -1,6 +1,3 @@
-import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import pino from "pino";
 import { sql } from "slonik";
@@ -9,13 +6,12 @@ import { z } from "zod";
 import { backfillRollups, foldRollups, rollupsReady } from "../../src/db/build-rollups.js";
 import { createPool } from "../../src/db/create-pool.js";
 import { dropPayloadBatch } from "../../src/db/payload-retention.js";
-import { migrate } from "../../src/db/migrate.js";
 import { normalizeWorkflowJob, normalizeWorkflowRun } from "../../src/domain/normalize.js";
 import { createIngest, type Ingest, type IngestInput } from "../../src/ingest.js";
-import { projectPath } from "../../src/project-path.js";
 import { createRollupWorker } from "../../src/rollup-worker.js";
 import { rollupDifferences, storedRollups } from "../helpers/rollup-check.js";
 import { jobPayload, runPayload, type SeedRun } from "../helpers/seed-builds.js";
+import { stagedMigrations } from "../helpers/staged-migrations.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
 const log = pino({ level: "silent" });
@@ -49,37 +45,29 @@ async function write(ingest: Ingest, inputs: IngestInput[]) {
  * the write path of that schema (the older ones' payloads dropped by retention), then the
  * rollups' migration.
  */
-async function upgradedDatabase(): Promise<{ db: TestDatabase; dir: string; ingest: Ingest }> {
+async function upgradedDatabase(): Promise<{ db: TestDatabase; migrations: { close(): Promise<void> }; ingest: Ingest }> {
   const db = await createTestDatabase({ empty: true });
-  const dir = await mkdtemp(path.join(os.tmpdir(), "runboard-migrations-"));
-  const files = (await readdir(projectPath("migrations"))).filter((f) => f.endsWith(".sql")).sort();
-  let before = true;
-  for (const file of files) {
-    if ((await readFile(projectPath("migrations", file), "utf8")).includes("CREATE TABLE build_rollups")) before = false;
-    if (before) await cp(projectPath("migrations", file), path.join(dir, file));
-  }
-  await migrate({ connectionUri: db.connectionUri, log, dir });
+  const migrations = await stagedMigrations(db.connectionUri, "0024_build_rollups.sql");
   const ingest = createIngest({ pool: db.pool, alerting: { email: null, slack: null, now: () => NOW, sendDelayMs: 0 } });
   await write(ingest, runs(1, 300));
   // Retention has dropped the payloads of the older runs: the backfill reads their default branch
   // from what retention kept beside them.
   const dropped = await dropPayloadBatch(db.pool, { by: "created_at", before: new Date(NOW.getTime() - 100 * 37 * 60_000), after: null }, 1_000);
   expect(dropped.runs).toBeGreaterThan(150);
-  for (const file of files) await cp(projectPath("migrations", file), path.join(dir, file));
-  await migrate({ connectionUri: db.connectionUri, log, dir });
-  return { db, dir, ingest };
+  await migrations.rest();
+  return { db, migrations, ingest };
 }
 
 describe("the rollups' backfill", () => {
   let db: TestDatabase;
-  let dir: string;
+  let migrations: { close(): Promise<void> };
   let ingest: Ingest;
   beforeEach(async () => {
-    ({ db, dir, ingest } = await upgradedDatabase());
+    ({ db, migrations, ingest } = await upgradedDatabase());
   });
   afterEach(async () => {
     await db.drop();
-    await rm(dir, { recursive: true, force: true });
+    await migrations.close();
   });
 
   it("counts the builds written before the rollups, as the live path counts them, while live writes go on", async () => {
