@@ -44,6 +44,19 @@ export function histogramFrom(counts: Record<string, number> | null | undefined)
 }
 
 /**
+ * A histogram from (bucket, runs) pairs as two arrays of the same length, a bucket possibly
+ * repeated (SQL's runboard_array_concat of rollup rows): runs summed per bucket, totals of 0 or
+ * less left out.
+ */
+export function histogramFromPairs(buckets: readonly number[] | null, runs: readonly number[] | null): DurationHistogram {
+  const sums = new Map<number, number>();
+  if (!buckets || !runs) return sums;
+  for (let i = 0; i < buckets.length; i++) sums.set(buckets[i]!, (sums.get(buckets[i]!) ?? 0) + (runs[i] ?? 0));
+  for (const [bucket, count] of sums) if (count <= 0) sums.delete(bucket);
+  return sums;
+}
+
+/**
  * The `p` percentile (0..1) of the durations a histogram counts, as percentile_cont would give
  * it within PERCENTILE_ERROR; null for an empty histogram.
  */

@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { isUnusable, normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord } from "../../src/domain/normalize.js";
-import { durationBucket, histogramFrom, histogramPercentile, PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
+import { durationBucket, histogramFrom, histogramFromPairs, histogramPercentile, PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
 import { foldRollups } from "../../src/db/build-rollups.js";
 import { writeBatch } from "../../src/db/write-batch.js";
 import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
@@ -192,7 +192,12 @@ describe("build rollups", () => {
     for (let i = 0; i < records.length; i += 100) await Promise.all(records.slice(i, i + 100).map((r) => ingest(r)));
     await foldRollups(db.pool);
 
-    const figures = z.object({ histogram: z.record(z.string(), z.number()).nullable(), p50: z.number().nullable(), p95: z.number().nullable() });
+    const figures = z.object({
+      histogram: z.record(z.string(), z.number()).nullable(),
+      pairs: z.object({ buckets: z.array(z.number()).nullable(), runs: z.array(z.number()).nullable() }),
+      p50: z.number().nullable(),
+      p95: z.number().nullable(),
+    });
     for (const repository of [null, "acme/p-1"]) {
       for (const [from, to] of [["2026-09-01", "2026-10-01"], ["2026-09-03", "2026-09-10"]] as const) {
         const where = repository === null ? sql.fragment`TRUE` : sql.fragment`repository = ${repository}`;
@@ -203,11 +208,17 @@ describe("build rollups", () => {
                WHERE r.grain = 'day' AND r.period_start >= ${from}::timestamptz AND r.period_start < ${to}::timestamptz
                  AND r.status IN ('success', 'failed') AND r.repository <> '' AND ${where}
                GROUP BY k) x) AS histogram,
+            (SELECT jsonb_build_object('buckets', runboard_array_concat(r.buckets), 'runs', runboard_array_concat(r.bucket_runs))
+             FROM build_rollups r
+             WHERE r.grain = 'day' AND r.period_start >= ${from}::timestamptz AND r.period_start < ${to}::timestamptz
+               AND r.status IN ('success', 'failed') AND r.repository <> '' AND ${where}) AS pairs,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds) FROM builds
              WHERE created_at >= ${from}::timestamptz AND created_at < ${to}::timestamptz AND ${where})::float8 AS p50,
             (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds) FROM builds
              WHERE created_at >= ${from}::timestamptz AND created_at < ${to}::timestamptz AND ${where})::float8 AS p95`);
         const histogram = histogramFrom(row.histogram);
+        // The overview's way (db/workflow-stats.ts): the rows' pairs concatenated, summed here.
+        expect(histogramFromPairs(row.pairs.buckets, row.pairs.runs)).toEqual(histogram);
         expect(row.p50).not.toBeNull();
         expect(Math.abs(histogramPercentile(histogram, 0.5)! - row.p50!)).toBeLessThanOrEqual(PERCENTILE_ERROR * row.p50! + 1e-9);
         expect(Math.abs(histogramPercentile(histogram, 0.95)! - row.p95!)).toBeLessThanOrEqual(PERCENTILE_ERROR * row.p95! + 1e-9);
