@@ -20,7 +20,7 @@ import { z } from "zod";
 import { getMetricsSummary } from "../src/db/build-metrics.js";
 import { getDailyTrend } from "../src/db/build-trends.js";
 import { createPool } from "../src/db/create-pool.js";
-import { countFlakyRuns, getWorkflowPeriods, getWorkflowStats } from "../src/db/workflow-stats.js";
+import { countFlakyRuns, getWorkflowDays, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../src/db/workflow-stats.js";
 import { PERCENTILE_ERROR } from "../src/domain/duration-histogram.js";
 import { planWindow } from "../src/domain/rollup-window.js";
 import { rankWorkflowAttention } from "../src/domain/workflow-attention.js";
@@ -75,6 +75,10 @@ function appOn(pool: DatabasePool, now: Date) {
 const near = (ours: number | null, exact: number | null) =>
   ours === exact || (ours !== null && exact !== null && Math.abs(ours - exact) <= PERCENTILE_ERROR * Math.abs(exact) + 1e-9);
 
+type Days = Array<{ day: string; success: number; failed: number }>;
+const sameDays = (a: Days, b: Days) =>
+  a.length === b.length && a.every((d, i) => d.day === b[i]!.day && d.success === b[i]!.success && d.failed === b[i]!.failed);
+
 interface Case {
   label: string;
   ours: () => Promise<unknown>;
@@ -115,7 +119,7 @@ async function main() {
         tenfold: true,
       });
       const overviewFlaky = async (p: DatabasePool, periods: readonly Awaited<ReturnType<typeof getWorkflowPeriods>>[number][]) =>
-        countFlakyRuns(p, { workflows: rankWorkflowAttention([...periods], { days: 7, today: now.toISOString().slice(0, 10) }).slice(0, 8), days: 7, now });
+        countFlakyRuns(p, { workflows: rankWorkflowAttention([...periods]).slice(0, 8), days: 7, now });
       const current = planWindow(new Date(now.getTime() - 7 * DAY), null, now).counted.from;
       const previous = planWindow(new Date(now.getTime() - 14 * DAY), null, now).counted.from;
       const cases: Case[] = [
@@ -124,13 +128,15 @@ async function main() {
         summaryCase(90),
         {
           label: "Overview: summary, 14-day trend, Needs attention",
+          // As the page reads it: the days of the 8 workflows it shows come after the ranking.
           ours: async () => {
             const [summary, trend, periods] = await Promise.all([
               getMetricsSummary(pool, { days: 7, now }),
               getDailyTrend(pool, { days: 14, now }),
               getWorkflowPeriods(pool, { days: 7, now }),
             ]);
-            return { summary, trend, periods };
+            const days = await getWorkflowDays(pool, { workflows: rankWorkflowAttention([...periods]).slice(0, 8), days: 7, now });
+            return { summary, trend, periods, days };
           },
           then: async (p) => {
             const [summary, trend, periods] = await Promise.all([
@@ -148,8 +154,9 @@ async function main() {
               const x = t.periods[i];
               return w.repository === x.repository && w.runs === x.runs && w.success === x.success && w.failed === x.failed &&
                 w.previous_success === x.previous_success && near(w.p95, x.p95) && near(w.previous_p95, x.previous_p95) &&
-                JSON.stringify(w.days) === JSON.stringify(x.days);
-            }),
+                (!o.days.has(workflowKey(w)) || sameDays(o.days.get(workflowKey(w)), x.days));
+            }) &&
+            o.days.size > 0,
           tenfold: true,
         },
         {

@@ -4,7 +4,7 @@ import { histogramFrom, histogramFromPairs, histogramPercentile } from "../domai
 import { flakyRate } from "../domain/flaky-rate.js";
 import { countedWindow, planWindow } from "../domain/rollup-window.js";
 import { successRate } from "../domain/success-rate.js";
-import type { WorkflowPeriodCounts } from "../domain/workflow-attention.js";
+import type { DayCounts, WorkflowPeriodCounts } from "../domain/workflow-attention.js";
 import { countedRows, createdIn, mergedHistogram } from "./build-rollups.js";
 import { decidedRun, flakyRun } from "./metric-sql.js";
 import { inScope, type InstallationScope } from "./values.js";
@@ -92,9 +92,6 @@ const periodRow = z.object({
   previous_buckets: z.array(z.number()).nullable(),
   previous_bucket_runs: z.array(z.number()).nullable(),
   red_now: z.boolean(),
-  days: z.array(z.string()),
-  day_success: z.array(z.number()),
-  day_failed: z.array(z.number()),
 });
 /** Counts of one workflow in the current period and the one before it (see getWorkflowPeriods). */
 export type WorkflowPeriods = WorkflowPeriodCounts;
@@ -102,8 +99,8 @@ export type WorkflowPeriods = WorkflowPeriodCounts;
 /**
  * Every workflow with a run in the last `days` days before `now`, with its counts there and in
  * the `days` days before (decided runs, p95 duration of decided runs from duration buckets),
- * whether it is red now, and its successes and failures per UTC day over both periods (days
- * without decided runs left out); read from the rollups (see countedRows).
+ * and whether it is red now; read from the rollups (see countedRows). The days of the few
+ * workflows shown are read apart (getWorkflowDays).
  * The histograms are merged here, not in SQL: a period's rollup rows give their (bucket, runs)
  * pairs concatenated (runboard_array_concat, migrations/0027), which costs a third of unnesting
  * thousands of rows and grouping the pairs again.
@@ -139,28 +136,14 @@ export async function getWorkflowPeriods(
       LEFT JOIN sync_repositories r ON r.repository_id = s.repository_id
       WHERE s.state = 'failing' AND ${inScope(sql.fragment`b.installation_id`, options.installations)}
         AND s.branch = coalesce(r.default_branch, b.payload -> 'repository' ->> 'default_branch', b.repository_default_branch)
-    ), per_day AS (
-      SELECT repository, workflow, array_agg(to_char(day, 'YYYY-MM-DD') ORDER BY day) AS days,
-             array_agg(success ORDER BY day) AS day_success, array_agg(failed ORDER BY day) AS day_failed
-      FROM (
-        SELECT repository, workflow, day,
-               coalesce(sum(runs) FILTER (WHERE status = 'success'), 0)::int AS success,
-               coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed
-        FROM w WHERE ${decidedRun("w")}
-        GROUP BY 1, 2, 3
-        HAVING sum(runs) > 0
-      ) d
-      GROUP BY repository, workflow
     )
     SELECT c.repository, c.workflow, c.runs, c.success, c.failed, c.buckets, c.bucket_runs,
            coalesce(p.success, 0) AS previous_success, coalesce(p.failed, 0) AS previous_failed,
            p.buckets AS previous_buckets, p.bucket_runs AS previous_bucket_runs,
-           red.workflow IS NOT NULL AS red_now,
-           coalesce(d.days, '{}') AS days, coalesce(d.day_success, '{}') AS day_success, coalesce(d.day_failed, '{}') AS day_failed
+           red.workflow IS NOT NULL AS red_now
     FROM per_period c
     LEFT JOIN per_period p ON p.repository = c.repository AND p.workflow = c.workflow AND NOT p.current
     LEFT JOIN red ON red.repository = c.repository AND red.workflow = c.workflow
-    LEFT JOIN per_day d ON d.repository = c.repository AND d.workflow = c.workflow
     WHERE c.current AND c.runs > 0
     ORDER BY c.repository, c.workflow`);
   return rows.map((row) => ({
@@ -174,8 +157,43 @@ export async function getWorkflowPeriods(
     previous_failed: row.previous_failed,
     previous_p95: histogramPercentile(histogramFromPairs(row.previous_buckets, row.previous_bucket_runs), 0.95),
     red_now: row.red_now,
-    days: row.days.map((day, i) => ({ day, success: row.day_success[i]!, failed: row.day_failed[i]! })),
   }));
+}
+
+const dayRow = z.object({ repository: z.string(), workflow: z.string(), day: z.string(), success: z.number(), failed: z.number() });
+
+/**
+ * The successes and failures per UTC day of each of `workflows` over both periods getWorkflowPeriods
+ * counts (the `days` days before `now` and the `days` before those), oldest first, days without a
+ * decided run left out; keyed as workflowKey keys them. Read from the rollups through their
+ * workflow index, for the few workflows a page shows.
+ */
+export async function getWorkflowDays(
+  connection: CommonQueryMethods,
+  options: { workflows: Array<{ repository: string; workflow: string }>; days: number; now: Date; installations?: InstallationScope },
+): Promise<Map<string, DayCounts[]>> {
+  if (options.workflows.length === 0) return new Map();
+  const { now, days } = options;
+  // Both periods at once: countedWindow rounds the end one shares with the start of the other alike.
+  const both = planWindow(new Date(now.getTime() - 2 * days * 86_400_000), null, now, "day");
+  const repositories = [...new Set(options.workflows.map((w) => w.repository))];
+  const rows = await connection.any(sql.type(dayRow)`
+    SELECT w.repository, w.workflow, to_char(w.day, 'YYYY-MM-DD') AS day,
+           coalesce(sum(w.runs) FILTER (WHERE w.status = 'success'), 0)::int AS success,
+           coalesce(sum(w.runs) FILTER (WHERE w.status = 'failed'), 0)::int AS failed
+    FROM (${countedRows(both, { installations: options.installations, repositories }, { perWorkflow: true })}) w
+    JOIN unnest(${sql.array(options.workflows.map((x) => x.repository), "text")}, ${sql.array(options.workflows.map((x) => x.workflow), "text")})
+      AS k(repository, workflow) ON k.repository = w.repository AND k.workflow = w.workflow
+    WHERE ${decidedRun("w")}
+    GROUP BY w.repository, w.workflow, w.day
+    HAVING sum(w.runs) > 0
+    ORDER BY w.repository, w.workflow, w.day`);
+  const byWorkflow = new Map<string, DayCounts[]>();
+  for (const { repository, workflow, ...counts } of rows) {
+    const key = workflowKey({ repository, workflow });
+    byWorkflow.set(key, [...(byWorkflow.get(key) ?? []), counts]);
+  }
+  return byWorkflow;
 }
 
 const flakyCountRow = z.object({ repository: z.string(), workflow: z.string(), flaky: z.number() });

@@ -15,8 +15,13 @@ export interface WorkflowPeriodCounts {
   previous_p95: number | null;
   /** The latest decided run on the default branch failed. */
   red_now: boolean;
-  /** Successes and failures per UTC day ("YYYY-MM-DD") over both periods. */
-  days: Array<{ day: string; success: number; failed: number }>;
+}
+
+/** A workflow's successes and failures on one UTC day ("YYYY-MM-DD"). */
+export interface DayCounts {
+  day: string;
+  success: number;
+  failed: number;
 }
 
 /** Why a workflow is where it is in the list. */
@@ -38,7 +43,10 @@ export interface WorkflowAttention {
   /** p95 over the previous p95, minus one (0.25 is a quarter slower); null when either is unknown. */
   p95_change: number | null;
   reason: AttentionReason;
-  /** The daily success rate over both periods, oldest first; null on days without a decided run. */
+  /**
+   * Set by withTrend (empty until then: the days are read for the shown workflows only): the
+   * daily success rate over both periods, oldest first; null on days without a decided run.
+   */
   trend: Array<number | null>;
 }
 
@@ -47,17 +55,14 @@ const REASON_ORDER: Record<AttentionReason, number> = { red: 0, falling: 1, slow
 /**
  * The workflows in the order they most need a look: red now (lowest success rate first), then
  * those whose success rate fell (the biggest fall first), then those that got slower (the
- * biggest p95 growth first), then the rest (lowest success rate first). `days` is the length
- * of one period; the trend covers both, ending on `today` ("YYYY-MM-DD", UTC).
+ * biggest p95 growth first), then the rest (lowest success rate first).
  */
-export function rankWorkflowAttention(rows: WorkflowPeriodCounts[], options: { days: number; today: string }): WorkflowAttention[] {
-  const calendar = lastDays(options.today, 2 * options.days);
+export function rankWorkflowAttention(rows: WorkflowPeriodCounts[]): WorkflowAttention[] {
   const ranked = rows.map((row): WorkflowAttention => {
     const rate = successRate(row.success, row.failed);
     const previousRate = successRate(row.previous_success, row.previous_failed);
     const rateChange = rate !== null && previousRate !== null ? rate - previousRate : null;
     const p95Change = row.p95 !== null && row.previous_p95 !== null && row.previous_p95 > 0 ? row.p95 / row.previous_p95 - 1 : null;
-    const byDay = new Map(row.days.map((d) => [d.day, d]));
     return {
       repository: row.repository,
       workflow: row.workflow,
@@ -70,10 +75,7 @@ export function rankWorkflowAttention(rows: WorkflowPeriodCounts[], options: { d
       p95_seconds: row.p95,
       p95_change: p95Change,
       reason: row.red_now ? "red" : rateChange !== null && rateChange < 0 ? "falling" : p95Change !== null && p95Change > 0 ? "slower" : "steady",
-      trend: calendar.map((day) => {
-        const counts = byDay.get(day);
-        return counts ? successRate(counts.success, counts.failed) : null;
-      }),
+      trend: [],
     };
   });
   return ranked.sort((a, b) => {
@@ -90,6 +92,21 @@ export function rankWorkflowAttention(rows: WorkflowPeriodCounts[], options: { d
 /** The workflow with its flaky rate, from its count of flaky runs in the current period. */
 export function withFlakyRate(workflow: WorkflowAttention, flakyRuns: number): WorkflowAttention {
   return { ...workflow, flaky_rate: flakyRate(flakyRuns, workflow.decided) };
+}
+
+/**
+ * The workflow with its daily success rate over both periods of `days` days ending on `today`
+ * ("YYYY-MM-DD", UTC), from its counts per day (days missing from `counts` have no decided run).
+ */
+export function withTrend(workflow: WorkflowAttention, counts: readonly DayCounts[], options: { days: number; today: string }): WorkflowAttention {
+  const byDay = new Map(counts.map((d) => [d.day, d]));
+  return {
+    ...workflow,
+    trend: lastDays(options.today, 2 * options.days).map((day) => {
+      const c = byDay.get(day);
+      return c ? successRate(c.success, c.failed) : null;
+    }),
+  };
 }
 
 /** The `count` UTC days ending on `today`, oldest first, as "YYYY-MM-DD". */

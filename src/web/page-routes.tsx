@@ -23,8 +23,8 @@ import { getBuild, listBuilds, type Build, listRecentRepositories } from "../db/
 import { getBrokenBranches } from "../db/broken-branches.js";
 import { getQueueTotal } from "../db/job-metrics.js";
 import { getFailureInsights, listTopFailures } from "../db/failure-excerpts.js";
-import { countFlakyRuns, getSlowestJobs, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
-import { rankWorkflowAttention, withFlakyRate } from "../domain/workflow-attention.js";
+import { countFlakyRuns, getSlowestJobs, getWorkflowDays, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
+import { rankWorkflowAttention, withFlakyRate, withTrend } from "../domain/workflow-attention.js";
 import { decodeBuildCursor, encodeBuildCursor } from "../domain/build-cursor.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
@@ -124,8 +124,12 @@ export function createPageRoutes(deps: PageDeps): Hono {
       getQueueTotal(deps.pool, { since: new Date(now.getTime() - OVERVIEW_DAYS * 86_400_000), until: now, now, installations }),
       getWorkflowPeriods(deps.pool, { days: OVERVIEW_DAYS, now, installations }),
     ]);
-    const shown = rankWorkflowAttention(periods, { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) }).slice(0, ATTENTION_LIMIT);
-    const flaky = await countFlakyRuns(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations });
+    const shown = rankWorkflowAttention(periods).slice(0, ATTENTION_LIMIT);
+    const [flaky, days] = await Promise.all([
+      countFlakyRuns(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations }),
+      getWorkflowDays(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations }),
+    ]);
+    const calendar = { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) };
     return {
       queue,
       summary,
@@ -135,7 +139,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       now,
       freshness: describeFreshness(freshness, now, deps.syncStaleAfterMs),
       history: describeHistoryProgress(history, now),
-      attention: shown.map((w) => withFlakyRate(w, flaky.get(workflowKey(w)) ?? 0)),
+      attention: shown.map((w) => withTrend(withFlakyRate(w, flaky.get(workflowKey(w)) ?? 0), days.get(workflowKey(w)) ?? [], calendar)),
     };
   };
 

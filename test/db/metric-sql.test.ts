@@ -127,7 +127,7 @@ describe("metric rules: SQL counts and TypeScript rates agree", () => {
     expect(summary.success_rate).toBe(counts.success_rate);
 
     const periods = await getWorkflowPeriods(db.pool, { days: 7, now: NOW });
-    const [ranked] = rankWorkflowAttention(periods.filter((p) => p.workflow === workflow), { days: 7, today: "2026-07-10" });
+    const [ranked] = rankWorkflowAttention(periods.filter((p) => p.workflow === workflow));
     const flaky = await countFlakyRuns(db.pool, { workflows: [{ repository, workflow }], days: 7, now: NOW });
     const attention = withFlakyRate(ranked!, flaky.get(workflowKey({ repository, workflow })) ?? 0);
     expect(attention.success_rate).toBe(counts.success_rate);

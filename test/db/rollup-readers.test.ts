@@ -5,7 +5,7 @@ import { getMetricsSummary } from "../../src/db/build-metrics.js";
 import { getDailyTrend } from "../../src/db/build-trends.js";
 import { foldRollups, pruneRollups } from "../../src/db/build-rollups.js";
 import { getDigestCounts, getWorkflowCounts, getWorkflowDurations, listActiveRepositories } from "../../src/db/digest-figures.js";
-import { getWorkflowPeriods, getWorkflowStats } from "../../src/db/workflow-stats.js";
+import { getWorkflowDays, getWorkflowPeriods, getWorkflowStats } from "../../src/db/workflow-stats.js";
 import { periodBefore } from "../../src/domain/digest-period.js";
 import { PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
 import { countedWindow } from "../../src/domain/rollup-window.js";
@@ -106,6 +106,9 @@ describe("readers of the rollups", () => {
       const periods = await bothWays(db, () => getWorkflowPeriods(db.pool, { days, now: NOW }));
       expect(periods.rollups).toEqual(periods.raw);
       expect(periods.rollups.length).toBe(6);
+      const workflowDays = await bothWays(db, () => getWorkflowDays(db.pool, { workflows: periods.raw, days, now: NOW }));
+      expect(workflowDays.rollups).toEqual(workflowDays.raw);
+      expect(workflowDays.rollups.size).toBeGreaterThan(0);
     }
   });
 

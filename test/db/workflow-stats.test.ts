@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PERCENTILE_ERROR } from "../../src/domain/duration-histogram.js";
 import { upsertSyncRepository } from "../../src/db/sync-repositories.js";
-import { countFlakyRuns, getWorkflowPeriods, workflowKey } from "../../src/db/workflow-stats.js";
+import { countFlakyRuns, getWorkflowDays, getWorkflowPeriods, workflowKey } from "../../src/db/workflow-stats.js";
 import { createIngest } from "../../src/ingest.js";
 import type { BuildRecord } from "../../src/domain/normalize.js";
 import { buildRecord, jobRecord } from "../helpers/build-records.js";
@@ -61,7 +61,7 @@ describe("getWorkflowPeriods", () => {
   });
   afterAll(() => db.drop());
 
-  it("counts each workflow's current and previous week, whether its default branch is red, and its days", async () => {
+  it("counts each workflow's current and previous week and whether its default branch is red; the days of the workflows asked for", async () => {
     const rows = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: null });
     const byName = Object.fromEntries(rows.map((r) => [r.workflow, r]));
     expect(Object.keys(byName).sort()).toEqual(["CI", "Deploy", "Hidden", "Lint"]);
@@ -77,12 +77,19 @@ describe("getWorkflowPeriods", () => {
     // from duration buckets: within PERCENTILE_ERROR of the exact 100 s and 60 s
     expect(Math.abs(byName.CI!.p95! - 100)).toBeLessThanOrEqual(100 * PERCENTILE_ERROR);
     expect(Math.abs(byName.CI!.previous_p95! - 60)).toBeLessThanOrEqual(60 * PERCENTILE_ERROR);
-    expect(byName.CI!.days).toEqual([
+    const days = await getWorkflowDays(db.pool, { workflows: [byName.CI!, byName.Deploy!], days: 7, now: NOW, installations: null });
+    expect(days.get(workflowKey(byName.CI!))).toEqual([
       { day: "2026-07-05", success: 1, failed: 0 },
       { day: "2026-07-06", success: 1, failed: 0 },
       { day: "2026-07-12", success: 1, failed: 0 },
       { day: "2026-07-13", success: 1, failed: 1 },
     ]);
+    expect(days.get(workflowKey(byName.Deploy!))).toEqual([
+      { day: "2026-07-11", success: 1, failed: 0 },
+      { day: "2026-07-14", success: 0, failed: 1 },
+    ]);
+    // Only the workflows asked for.
+    expect([...days.keys()].sort()).toEqual([workflowKey(byName.CI!), workflowKey(byName.Deploy!)].sort());
     expect(byName.Deploy).toMatchObject({ runs: 3, success: 1, failed: 1, red_now: true });
     expect(byName.Lint).toMatchObject({ repository: "acme/lint", red_now: false });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lastDays, rankWorkflowAttention, withFlakyRate, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
+import { lastDays, rankWorkflowAttention, withFlakyRate, withTrend, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
 
 function counts(workflow: string, fields: Partial<WorkflowPeriodCounts> = {}): WorkflowPeriodCounts {
   return {
@@ -13,7 +13,6 @@ function counts(workflow: string, fields: Partial<WorkflowPeriodCounts> = {}): W
     previous_failed: 1,
     previous_p95: 300,
     red_now: false,
-    days: [],
     ...fields,
   };
 }
@@ -33,7 +32,6 @@ describe("rankWorkflowAttention", () => {
         counts("much-slower", { p95: 600 }),
         counts("red-and-worse", { red_now: true, success: 1, failed: 9 }),
       ],
-      options,
     );
     expect(ranked.map((w) => w.workflow)).toEqual([
       "red-and-worse",
@@ -49,7 +47,7 @@ describe("rankWorkflowAttention", () => {
   });
 
   it("works out the rates and changes from the counts", () => {
-    const [ranked] = rankWorkflowAttention([counts("CI", { success: 6, failed: 2, previous_success: 3, previous_failed: 1, p95: 450, previous_p95: 300 })], options);
+    const [ranked] = rankWorkflowAttention([counts("CI", { success: 6, failed: 2, previous_success: 3, previous_failed: 1, p95: 450, previous_p95: 300 })]);
     expect(ranked!.flaky_rate).toBeNull();
     const w = withFlakyRate(ranked!, 2);
     expect(w.success_rate).toBe(0.75);
@@ -61,13 +59,16 @@ describe("rankWorkflowAttention", () => {
   });
 
   it("has no change where the previous period had nothing to compare with", () => {
-    const [w] = rankWorkflowAttention([counts("new", { previous_success: 0, previous_failed: 0, previous_p95: null })], options);
+    const [w] = rankWorkflowAttention([counts("new", { previous_success: 0, previous_failed: 0, previous_p95: null })]);
     expect(w).toMatchObject({ previous_success_rate: null, success_rate_change: null, p95_change: null, reason: "steady" });
   });
 
   it("gives a daily success rate over both periods, with gaps on days without a decided run", () => {
-    const [w] = rankWorkflowAttention(
-      [counts("CI", { days: [{ day: "2026-07-02", success: 1, failed: 1 }, { day: "2026-07-15", success: 3, failed: 0 }, { day: "2026-06-01", success: 1, failed: 0 }] })],
+    const [ranked] = rankWorkflowAttention([counts("CI")]);
+    expect(ranked!.trend).toEqual([]);
+    const w = withTrend(
+      ranked!,
+      [{ day: "2026-07-02", success: 1, failed: 1 }, { day: "2026-07-15", success: 3, failed: 0 }, { day: "2026-06-01", success: 1, failed: 0 }],
       options,
     );
     expect(w!.trend).toHaveLength(14);
