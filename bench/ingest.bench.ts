@@ -53,6 +53,8 @@ const WORKFLOWS = ["Build", "Unit tests", "Lint", "Docs", "Integration", "Securi
 const COMMIT_EVENTS = Number(process.env.COMMIT_EVENTS ?? 2_000);
 const COMMIT_WARMUP = 400;
 const COMMIT_HALF_LOAD_SECONDS = Number(process.env.COMMIT_HALF_LOAD_SECONDS ?? 4);
+/** TRACE_LATENCY=1: each open-loop phase prints the p99 of the answers to deliveries sent in each second (stderr). */
+const TRACE_LATENCY = process.env.TRACE_LATENCY === "1";
 /** Commits whose completions interleave at any moment, as on a busy organization. */
 const IN_FLIGHT = 48;
 const GITHUB_DELAY_MS = 250;
@@ -310,6 +312,7 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
   const answeredAt: number[] = [];
+  const bySecond: number[][] = [];
   const start = performance.now();
   const pending: Array<Promise<void>> = [];
   for (let i = 0; i < events.length; i++) {
@@ -321,11 +324,16 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
       send(agent, port, path, events[i]!).then((doneAt) => {
         latencies.push(doneAt - sentAt);
         answeredAt[i] = doneAt;
+        if (TRACE_LATENCY) bySecond[Math.floor((sentAt - start) / 1000)] = [...(bySecond[Math.floor((sentAt - start) / 1000)] ?? []), doneAt - sentAt];
       }),
     );
   }
   await Promise.all(pending);
   agent.destroy();
+  if (TRACE_LATENCY) {
+    const line = bySecond.map((l, second) => `${second}s p99 ${quantile([...l].sort((a, b) => a - b), 0.99).toFixed(0)}`).join(", ");
+    process.stderr.write(`    at ${rate.toFixed(0)}/s on :${port}: ${line}\n`);
+  }
   latencies.sort((a, b) => a - b);
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1)!, answeredAt };
 }
@@ -588,6 +596,8 @@ ${table(
         }
         figures.push({ without: pair.without!, withStreams: pair.withStreams!, delays, messages, strayed });
       }
+      // Each round's two runs are back to back, so their ratio is the least touched by a machine that drifts.
+      const roundRatios = figures.map((f) => f.withStreams.rate / f.without.rate);
       const withoutRate = median(figures.map((f) => f.without.rate));
       const withRate = median(figures.map((f) => f.withStreams.rate));
       const delays = figures.flatMap((f) => f.delays).sort((a, b) => a - b);
@@ -603,8 +613,9 @@ ${ROUNDS} rounds, alternating which goes first; medians of the rounds.
 ${table(
   ["", "No streams", `${STREAMS} streams`, "Ratio", "Target"],
   [
-    ["Events per second (max)", withoutRate.toFixed(0), withRate.toFixed(0), (withRate / withoutRate).toFixed(2), "≥ 0.90"],
-    ["Ratio, each round", "", "", figures.map((f) => (f.withStreams.rate / f.without.rate).toFixed(2)).join(", "), ""],
+    ["Events per second (max): median of the rounds; ratio: median of each round's ratio", withoutRate.toFixed(0), withRate.toFixed(0), median(roundRatios).toFixed(2), "≥ 0.90"],
+    ["Ratio, each round (the two runs of a round back to back)", "", "", roundRatios.map((r) => r.toFixed(2)).join(", "), ""],
+    ["Ratio of the medians", "", "", (withRate / withoutRate).toFixed(2), ""],
     ["p99 to 2xx at half load", ms(median(figures.map((f) => f.without.p99))), ms(median(figures.map((f) => f.withStreams.p99))), "", ""],
     [`A stream's next message after a delivery's answer, at ${STREAM_RATE}/s: p50 / p99 / max`, "", delays.length ? `${ms(quantile(delays, 0.5))} / ${ms(quantile(delays, 0.99))} / ${ms(delays.at(-1)!)}` : "–", "", "≤ 1 s"],
     ["Messages per stream per second at that rate (streams without a login)", "", median(figures.map((f) => f.messages)).toFixed(1), "", "≤ 2 (one a tick)"],
