@@ -23,7 +23,7 @@ import { createPool } from "../src/db/create-pool.js";
 import { countFlakyRuns, getWorkflowDays, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../src/db/workflow-stats.js";
 import { PERCENTILE_ERROR } from "../src/domain/duration-histogram.js";
 import { planWindow } from "../src/domain/rollup-window.js";
-import { rankWorkflowAttention } from "../src/domain/workflow-attention.js";
+import { attentionPeriods, rankWorkflowAttention } from "../src/domain/workflow-attention.js";
 import { createServer } from "../src/web/create-server.js";
 import { benchBuildLists, markRareBuilds } from "./build-lists.js";
 import { seedBuilds, seedRepositories } from "./seed-builds.js";
@@ -119,9 +119,9 @@ async function main() {
         tenfold: true,
       });
       const overviewFlaky = async (p: DatabasePool, periods: readonly Awaited<ReturnType<typeof getWorkflowPeriods>>[number][]) =>
-        countFlakyRuns(p, { workflows: rankWorkflowAttention([...periods]).slice(0, 8), days: 7, now });
-      const current = planWindow(new Date(now.getTime() - 7 * DAY), null, now).counted.from;
-      const previous = planWindow(new Date(now.getTime() - 14 * DAY), null, now).counted.from;
+        countFlakyRuns(p, { workflows: rankWorkflowAttention([...periods]).slice(0, 8), since: attentionPeriods(7, now).currentFrom, now });
+      // "Needs attention" compares whole UTC days (attentionPeriods); the baselines are asked the same.
+      const { currentFrom: current, previousFrom: previous } = attentionPeriods(7, now);
       const cases: Case[] = [
         summaryCase(7),
         summaryCase(30),

@@ -167,11 +167,14 @@ function relative(change: number): string {
  */
 export function NeedsAttention(props: { workflows: WorkflowAttention[]; days: number }) {
   if (props.workflows.length === 0) {
-    return <p class="muted">No workflow ran in the last {props.days} days.</p>;
+    return <p class="muted">No workflow ran today or in the {props.days - 1} days before (UTC).</p>;
   }
   return (
     <>
-      <p class="muted">Last {props.days} days, compared with the {props.days} before; red now first, then falling success rates, then slower runs.</p>
+      <p class="muted">
+        Today and the {props.days - 1} days before (UTC), compared with the {props.days} days before; red now first, then falling success rates, then
+        slower runs.
+      </p>
       <ol class="attention">
         {props.workflows.map((w) => (
           <li class={`reason-${w.reason}`}>

@@ -4,7 +4,7 @@ import { histogramFrom, histogramFromPairs, histogramPercentile } from "../domai
 import { flakyRate } from "../domain/flaky-rate.js";
 import { countedWindow, planWindow } from "../domain/rollup-window.js";
 import { successRate } from "../domain/success-rate.js";
-import type { DayCounts, WorkflowPeriodCounts } from "../domain/workflow-attention.js";
+import { attentionPeriods, type DayCounts, type WorkflowPeriodCounts } from "../domain/workflow-attention.js";
 import { countedRows, createdIn, mergedHistogram } from "./build-rollups.js";
 import { decidedRun, flakyRun } from "./metric-sql.js";
 import { inScope, type InstallationScope } from "./values.js";
@@ -45,7 +45,7 @@ export async function getWorkflowStats(
              coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0)::int AS failed,
              ${mergedHistogram("w", decidedRun("x"))} AS histogram
       FROM w`),
-    countFlakyRuns(connection, { ...options, workflows: [options] }),
+    countFlakyRuns(connection, { ...options, since: new Date(options.now.getTime() - options.days * 86_400_000), workflows: [options] }),
   ]);
   const histogram = histogramFrom(row.histogram);
   const flakyRuns = flaky.get(workflowKey(options)) ?? 0;
@@ -97,8 +97,9 @@ const periodRow = z.object({
 export type WorkflowPeriods = WorkflowPeriodCounts;
 
 /**
- * Every workflow with a run in the last `days` days before `now`, with its counts there and in
- * the `days` days before (decided runs, p95 duration of decided runs from duration buckets),
+ * Every workflow with a run in the current period of attentionPeriods (today and the `days` - 1
+ * UTC days before it), with its counts there and in the previous period (the `days` days before;
+ * decided runs, p95 duration of decided runs from duration buckets),
  * and whether it is red now; read from the rollups (see countedRows). The days of the few
  * workflows shown are read apart (getWorkflowDays).
  * The histograms are merged here, not in SQL: a period's rollup rows give their (bucket, runs)
@@ -114,8 +115,9 @@ export async function getWorkflowPeriods(
   options: { days: number; now: Date; installations?: InstallationScope },
 ): Promise<WorkflowPeriods[]> {
   const { now, days } = options;
-  const current = planWindow(new Date(now.getTime() - days * 86_400_000), null, now, "day");
-  const previous = planWindow(new Date(now.getTime() - 2 * days * 86_400_000), new Date(now.getTime() - days * 86_400_000), now, "day");
+  const { currentFrom, previousFrom } = attentionPeriods(days, now);
+  const current = planWindow(currentFrom, null, now, "day");
+  const previous = planWindow(previousFrom, currentFrom, now, "day");
   const rows = await connection.any(sql.type(periodRow)`
     WITH w AS (
       SELECT c.*, true AS current FROM (${countedRows(current, options, { perWorkflow: true })}) c
@@ -164,7 +166,7 @@ const dayRow = z.object({ repository: z.string(), workflow: z.string(), day: z.s
 
 /**
  * The successes and failures per UTC day of each of `workflows` over both periods getWorkflowPeriods
- * counts (the `days` days before `now` and the `days` before those), oldest first, days without a
+ * counts (attentionPeriods), oldest first, days without a
  * decided run left out; keyed as workflowKey keys them. Read from the rollups through their
  * workflow index, for the few workflows a page shows.
  */
@@ -174,8 +176,7 @@ export async function getWorkflowDays(
 ): Promise<Map<string, DayCounts[]>> {
   if (options.workflows.length === 0) return new Map();
   const { now, days } = options;
-  // Both periods at once: countedWindow rounds the end one shares with the start of the other alike.
-  const both = planWindow(new Date(now.getTime() - 2 * days * 86_400_000), null, now, "day");
+  const both = planWindow(attentionPeriods(days, now).previousFrom, null, now, "day");
   const repositories = [...new Set(options.workflows.map((w) => w.repository))];
   const rows = await connection.any(sql.type(dayRow)`
     SELECT w.repository, w.workflow, to_char(w.day, 'YYYY-MM-DD') AS day,
@@ -199,12 +200,13 @@ export async function getWorkflowDays(
 const flakyCountRow = z.object({ repository: z.string(), workflow: z.string(), flaky: z.number() });
 
 /**
- * The flaky runs (as metric-sql.ts counts them) of each of `workflows` in the last `days` days
- * before `now` (the window getWorkflowPeriods counts), read from the window's builds; keyed "repository\u0000workflow"; a workflow without one is left out.
+ * The flaky runs (as metric-sql.ts counts them) of each of `workflows` created from `since` on
+ * (rounded as countedWindow rounds it), read from the window's builds; keyed
+ * "repository\u0000workflow"; a workflow without one is left out.
  */
 export async function countFlakyRuns(
   connection: CommonQueryMethods,
-  options: { workflows: Array<{ repository: string; workflow: string }>; days: number; now: Date; installations?: InstallationScope },
+  options: { workflows: Array<{ repository: string; workflow: string }>; since: Date; now: Date; installations?: InstallationScope },
 ): Promise<Map<string, number>> {
   if (options.workflows.length === 0) return new Map();
   const rows = await connection.any(sql.type(flakyCountRow)`
@@ -212,7 +214,7 @@ export async function countFlakyRuns(
     FROM builds w
     JOIN unnest(${sql.array(options.workflows.map((x) => x.repository), "text")}, ${sql.array(options.workflows.map((x) => x.workflow), "text")})
       AS k(repository, workflow) ON k.repository = w.repository AND k.workflow = w.workflow
-    WHERE ${createdIn("w", countedWindow(new Date(options.now.getTime() - options.days * 86_400_000), null, options.now))}
+    WHERE ${createdIn("w", countedWindow(options.since, null, options.now))}
       AND ${inScope(sql.fragment`w.installation_id`, options.installations)} AND ${flakyRun("w")}
     GROUP BY w.repository, w.workflow`);
   return new Map(rows.map((r) => [workflowKey(r), r.flaky]));

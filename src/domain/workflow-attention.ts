@@ -109,6 +109,17 @@ export function withTrend(workflow: WorkflowAttention, counts: readonly DayCount
   };
 }
 
+/**
+ * The two periods "Needs attention" compares, in whole UTC days like its daily trend: the current
+ * one is today and the `days` - 1 days before it (up to now), the previous one the `days` days
+ * before those. Whole days are read from day rollups alone, with no hour rows at either end.
+ */
+export function attentionPeriods(days: number, now: Date): { currentFrom: Date; previousFrom: Date } {
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const currentFrom = new Date(today - (days - 1) * 86_400_000);
+  return { currentFrom, previousFrom: new Date(currentFrom.getTime() - days * 86_400_000) };
+}
+
 /** The `count` UTC days ending on `today`, oldest first, as "YYYY-MM-DD". */
 export function lastDays(today: string, count: number): string[] {
   const end = Date.parse(`${today}T00:00:00Z`);

@@ -24,7 +24,7 @@ import { getBrokenBranches } from "../db/broken-branches.js";
 import { getQueueTotal } from "../db/job-metrics.js";
 import { getFailureInsights, listTopFailures } from "../db/failure-excerpts.js";
 import { countFlakyRuns, getSlowestJobs, getWorkflowDays, getWorkflowPeriods, getWorkflowStats, workflowKey } from "../db/workflow-stats.js";
-import { rankWorkflowAttention, withFlakyRate, withTrend } from "../domain/workflow-attention.js";
+import { attentionPeriods, rankWorkflowAttention, withFlakyRate, withTrend } from "../domain/workflow-attention.js";
 import { decodeBuildCursor, encodeBuildCursor } from "../domain/build-cursor.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
 import { describeFreshness } from "../domain/freshness.js";
@@ -126,7 +126,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
     ]);
     const shown = rankWorkflowAttention(periods).slice(0, ATTENTION_LIMIT);
     const [flaky, days] = await Promise.all([
-      countFlakyRuns(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations }),
+      countFlakyRuns(deps.pool, { workflows: shown, since: attentionPeriods(OVERVIEW_DAYS, now).currentFrom, now, installations }),
       getWorkflowDays(deps.pool, { workflows: shown, days: OVERVIEW_DAYS, now, installations }),
     ]);
     const calendar = { days: OVERVIEW_DAYS, today: now.toISOString().slice(0, 10) };

@@ -9,7 +9,7 @@ import { writeBatch } from "../../src/db/write-batch.js";
 import { flakyRate } from "../../src/domain/flaky-rate.js";
 import type { BuildRecord, JobRecord } from "../../src/domain/normalize.js";
 import { successRate } from "../../src/domain/success-rate.js";
-import { rankWorkflowAttention, withFlakyRate } from "../../src/domain/workflow-attention.js";
+import { attentionPeriods, rankWorkflowAttention, withFlakyRate } from "../../src/domain/workflow-attention.js";
 import { buildRecord, jobRecord } from "../helpers/build-records.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -128,7 +128,7 @@ describe("metric rules: SQL counts and TypeScript rates agree", () => {
 
     const periods = await getWorkflowPeriods(db.pool, { days: 7, now: NOW });
     const [ranked] = rankWorkflowAttention(periods.filter((p) => p.workflow === workflow));
-    const flaky = await countFlakyRuns(db.pool, { workflows: [{ repository, workflow }], days: 7, now: NOW });
+    const flaky = await countFlakyRuns(db.pool, { workflows: [{ repository, workflow }], since: attentionPeriods(7, NOW).currentFrom, now: NOW });
     const attention = withFlakyRate(ranked!, flaky.get(workflowKey({ repository, workflow })) ?? 0);
     expect(attention.success_rate).toBe(counts.success_rate);
     expect(attention.flaky_rate).toBe(counts.flaky_rate);

@@ -45,6 +45,10 @@ describe("getWorkflowPeriods", () => {
       // Lint: failed on main, but the default branch the poller stored is "trunk", where it passed.
       run("Lint", "failed", daysAgo(1), { repositoryId: 880_002, repository: "acme/lint" }),
       run("Lint", "success", daysAgo(2), { repositoryId: 880_002, repository: "acme/lint", branch: "trunk" }),
+      // Edge: periods are whole UTC days (today and the 6 days before: from 2026-07-09 on), so a run
+      // 6.7 days ago (2026-07-08 19:12) is in the previous week, one on 2026-07-09 01:00 in this one.
+      run("Edge", "failed", new Date("2026-07-08T19:12:00Z")),
+      run("Edge", "success", new Date("2026-07-09T01:00:00Z")),
       // Old: nothing this week, so not listed.
       run("Old", "failed", daysAgo(10)),
       // Another installation's workflow.
@@ -64,7 +68,8 @@ describe("getWorkflowPeriods", () => {
   it("counts each workflow's current and previous week and whether its default branch is red; the days of the workflows asked for", async () => {
     const rows = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: null });
     const byName = Object.fromEntries(rows.map((r) => [r.workflow, r]));
-    expect(Object.keys(byName).sort()).toEqual(["CI", "Deploy", "Hidden", "Lint"]);
+    expect(Object.keys(byName).sort()).toEqual(["CI", "Deploy", "Edge", "Hidden", "Lint"]);
+    expect(byName.Edge).toMatchObject({ runs: 1, success: 1, failed: 0, previous_success: 0, previous_failed: 1 });
     expect(byName.CI).toMatchObject({
       repository: "acme/records",
       runs: 4,
@@ -97,7 +102,7 @@ describe("getWorkflowPeriods", () => {
   it("counts the flaky runs of the workflows asked for", async () => {
     const flaky = await countFlakyRuns(db.pool, {
       workflows: [{ repository: "acme/records", workflow: "CI" }, { repository: "acme/records", workflow: "Deploy" }],
-      days: 7,
+      since: daysAgo(7),
       now: NOW,
     });
     expect([...flaky]).toEqual([[workflowKey({ repository: "acme/records", workflow: "CI" }), 1]]);

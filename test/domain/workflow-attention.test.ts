@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lastDays, rankWorkflowAttention, withFlakyRate, withTrend, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
+import { attentionPeriods, lastDays, rankWorkflowAttention, withFlakyRate, withTrend, type WorkflowPeriodCounts } from "../../src/domain/workflow-attention.js";
 
 function counts(workflow: string, fields: Partial<WorkflowPeriodCounts> = {}): WorkflowPeriodCounts {
   return {
@@ -81,5 +81,15 @@ describe("rankWorkflowAttention", () => {
 describe("lastDays", () => {
   it("lists the days ending today, across a month's end", () => {
     expect(lastDays("2026-03-02", 4)).toEqual(["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"]);
+  });
+});
+
+describe("attentionPeriods", () => {
+  it("compares today and the days before it with as many whole UTC days before those", () => {
+    const { currentFrom, previousFrom } = attentionPeriods(7, new Date("2026-03-02T00:30:00Z"));
+    expect(currentFrom.toISOString()).toBe("2026-02-24T00:00:00.000Z");
+    expect(previousFrom.toISOString()).toBe("2026-02-17T00:00:00.000Z");
+    // The current period and the trend's second half are the same days.
+    expect(lastDays("2026-03-02", 14).slice(7)[0]).toBe("2026-02-24");
   });
 });
