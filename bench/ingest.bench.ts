@@ -324,7 +324,7 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
       send(agent, port, path, events[i]!).then((doneAt) => {
         latencies.push(doneAt - sentAt);
         answeredAt[i] = doneAt;
-        if (TRACE_LATENCY) bySecond[Math.floor((sentAt - start) / 1000)] = [...(bySecond[Math.floor((sentAt - start) / 1000)] ?? []), doneAt - sentAt];
+        if (TRACE_LATENCY) (bySecond[Math.floor((sentAt - start) / 1000)] ??= []).push(doneAt - sentAt);
       }),
     );
   }

@@ -6,7 +6,7 @@ import type { QueueTotal } from "../src/db/job-metrics.js";
 import { formatDuration, formatPercent } from "../src/domain/format.js";
 import type { Freshness } from "../src/domain/freshness.js";
 import type { HistoryProgress } from "../src/domain/history-progress.js";
-import type { WorkflowAttention } from "../src/domain/workflow-attention.js";
+import { attentionPeriods, type WorkflowAttention } from "../src/domain/workflow-attention.js";
 import { DailyCharts, Sparkline } from "./charts.js";
 import { BrokenNow, BuildsTable, Since, workflowHref } from "./components.js";
 import { Layout } from "./layout.js";
@@ -98,7 +98,7 @@ export function OverviewLive(props: { data: OverviewData }) {
       <div class="grid-2">
         <section aria-labelledby="attention">
           <h2 id="attention">Needs attention</h2>
-          <NeedsAttention workflows={attention} days={summary.window_days} />
+          <NeedsAttention workflows={attention} days={summary.window_days} now={now} />
         </section>
         <section aria-labelledby="broken">
           <h2 id="broken">Broken now</h2>
@@ -165,15 +165,18 @@ function relative(change: number): string {
  * Per workflow: runs, success rate and p95 beside the previous period, flaky rate and the daily
  * success rate as a small line; the list is in the order of what most needs a look.
  */
-export function NeedsAttention(props: { workflows: WorkflowAttention[]; days: number }) {
+export function NeedsAttention(props: { workflows: WorkflowAttention[]; days: number; now: Date }) {
+  const { currentFrom, previousFrom } = attentionPeriods(props.days, props.now);
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const since = day(currentFrom);
   if (props.workflows.length === 0) {
-    return <p class="muted">No workflow ran today or in the {props.days - 1} days before (UTC).</p>;
+    return <p class="muted">No workflow ran since {since} (UTC).</p>;
   }
   return (
     <>
       <p class="muted">
-        Today and the {props.days - 1} days before (UTC), compared with the {props.days} days before; red now first, then falling success rates, then
-        slower runs.
+        Since {since} (whole UTC days, today so far included), compared with {day(previousFrom)} to{" "}
+        {day(new Date(currentFrom.getTime() - 86_400_000))}; red now first, then falling success rates, then slower runs.
       </p>
       <ol class="attention">
         {props.workflows.map((w) => (

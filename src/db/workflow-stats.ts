@@ -104,7 +104,9 @@ export type WorkflowPeriods = WorkflowPeriodCounts;
  * workflows shown are read apart (getWorkflowDays).
  * The histograms are merged here, not in SQL: a period's rollup rows give their (bucket, runs)
  * pairs concatenated (runboard_array_concat, migrations/0027), which costs a third of unnesting
- * thousands of rows and grouping the pairs again.
+ * thousands of rows and grouping the pairs again. Each row copies the array built so far, which
+ * suits a group of a few dozen rows (a workflow's day rows of a period); until the rollups'
+ * backfill is done the rows are builds, one a run, and a busy workflow's week costs more.
  * Red now: its branch state on the repository's default branch is failing (the branch states
  * ingest keeps, as "broken now" reads them); the default branch is the one the poller stored,
  * else the one the branch's last run names. Flaky runs cost a look-up per run: see

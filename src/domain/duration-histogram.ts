@@ -51,7 +51,8 @@ export function histogramFrom(counts: Record<string, number> | null | undefined)
 export function histogramFromPairs(buckets: readonly number[] | null, runs: readonly number[] | null): DurationHistogram {
   const sums = new Map<number, number>();
   if (!buckets || !runs) return sums;
-  for (let i = 0; i < buckets.length; i++) sums.set(buckets[i]!, (sums.get(buckets[i]!) ?? 0) + (runs[i] ?? 0));
+  if (buckets.length !== runs.length) throw new Error(`histogram pairs differ in length: ${buckets.length} buckets, ${runs.length} counts`);
+  for (let i = 0; i < buckets.length; i++) sums.set(buckets[i]!, (sums.get(buckets[i]!) ?? 0) + runs[i]!);
   for (const [bucket, count] of sums) if (count <= 0) sums.delete(bucket);
   return sums;
 }

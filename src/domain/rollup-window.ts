@@ -7,9 +7,9 @@
  */
 
 /**
- * Hour rows are kept this long: a week and the week before it (the overview's "Needs attention",
- * weekly digests and their change from the week before) are then counted exactly, with a day to
- * spare. Longer windows start at midnight UTC.
+ * Hour rows are kept this long: a week and the week before it (weekly digests and their change
+ * from the week before) are then counted exactly, with a day to spare. Longer windows start at
+ * midnight UTC.
  */
 export const HOUR_HORIZON_DAYS = 15;
 

@@ -36,7 +36,10 @@ import { getFreshness, getHistoryProgress } from "../db/sync-repositories.js";
 
 /** Pages count matching builds up to this many, so their cost does not grow with history. */
 const PAGE_COUNT_LIMIT = 10_000;
-/** The overview's figures and its "Needs attention" cover this many days (beside as many before). */
+/**
+ * The overview's figures cover this many days; its "Needs attention" as many whole UTC days, today
+ * included (attentionPeriods), beside as many before.
+ */
 const OVERVIEW_DAYS = 7;
 /** The overview's "Needs attention" lists this many workflows at most. */
 const ATTENTION_LIMIT = 8;

@@ -111,5 +111,8 @@ describe("getWorkflowPeriods", () => {
   it("reads only the installations asked for", async () => {
     const rows = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: [77] });
     expect(rows.map((r) => r.workflow)).toEqual(["Hidden"]);
+    const everyWorkflow = await getWorkflowPeriods(db.pool, { days: 7, now: NOW, installations: null });
+    const days = await getWorkflowDays(db.pool, { workflows: everyWorkflow, days: 7, now: NOW, installations: [77] });
+    expect([...days.keys()]).toEqual([workflowKey(rows[0]!)]);
   });
 });

@@ -8,6 +8,10 @@ describe("histogramFromPairs", () => {
     expect(histogramPercentile(histogram, 0.5)).toBe(histogramPercentile(new Map([[40, 5], [7, 1]]), 0.5));
   });
 
+  it("refuses pairs of different lengths", () => {
+    expect(() => histogramFromPairs([1, 2], [1])).toThrow(/differ in length/);
+  });
+
   it("reads no pairs as an empty histogram", () => {
     expect(histogramFromPairs(null, null).size).toBe(0);
     expect(histogramPercentile(histogramFromPairs([], []), 0.95)).toBeNull();

@@ -89,7 +89,9 @@ describe("attentionPeriods", () => {
     const { currentFrom, previousFrom } = attentionPeriods(7, new Date("2026-03-02T00:30:00Z"));
     expect(currentFrom.toISOString()).toBe("2026-02-24T00:00:00.000Z");
     expect(previousFrom.toISOString()).toBe("2026-02-17T00:00:00.000Z");
-    // The current period and the trend's second half are the same days.
-    expect(lastDays("2026-03-02", 14).slice(7)[0]).toBe("2026-02-24");
+    // The trend's 14 days are the two periods: its second half starts with the current one.
+    const trend = lastDays("2026-03-02", 14);
+    expect(trend[0]).toBe(previousFrom.toISOString().slice(0, 10));
+    expect(trend[7]).toBe(currentFrom.toISOString().slice(0, 10));
   });
 });

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { formatDuration } from "../../src/domain/format.js";
+import { attentionPeriods } from "../../src/domain/workflow-attention.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { projectPath } from "../../src/project-path.js";
 import { start, type RunningRunboard } from "../../src/start.js";
@@ -352,7 +353,7 @@ describe("dashboard in a real browser", () => {
     expect([...reasons].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(reasons);
     // Red now: the workflows with a run this week whose latest finished run on main failed.
     const red = new Set<string>();
-    const weekAgo = Date.now() - 7 * 86_400_000;
+    const weekAgo = attentionPeriods(7, new Date()).currentFrom.getTime();
     for (const key of new Set(delivered.map((r) => `${r.repository} · ${r.workflow}`))) {
       const runs = delivered.filter((r) => `${r.repository} · ${r.workflow}` === key);
       const latestOnMain = runs
