@@ -17,8 +17,8 @@
  *                                             STREAMS=200 for the live-pages workload;
  *                                             WORKLOADS=deliveries,streams,slow,silent to run some of them)
  *
- * To profile the app under this load: APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
- * (node flags for the app's process) and ONLY=app to skip the baseline. APP_LOG=file appends
+ * To profile the app under this load: APP_NODE_ARGS="--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=/tmp/prof"
+ * (node flags for the app's process; --trace-gc shows its pauses) and ONLY=app to skip the baseline. APP_LOG=file appends
  * the app's own log (LOG_LEVEL, default warn) to that file.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -37,7 +37,8 @@ const WARMUP = 1_000;
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const HALF_LOAD_SECONDS = Number(process.env.HALF_LOAD_SECONDS ?? 8);
 const SECRET = "bench-webhook-secret";
-const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** Node flags of the app's process: by default those `npm start` and the Dockerfile give it (a young generation of 64 MB semi-spaces). */
+const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? "--max-semi-space-size=64").split(" ").filter(Boolean);
 const ONLY = process.env.ONLY ?? "";
 /** Rounds of both servers, in alternating order; the figures are each one's median. */
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
