@@ -41,6 +41,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node as PID 1 receives SIGTERM from `docker stop` directly and shuts down gracefully. Young
-# generation of 64 MB semi-spaces, as `npm start` runs it (README, "Running it"): fewer and shorter
+# generation of 64 MB semi-spaces, as `npm start` runs it (README, "Benchmarks"): fewer and shorter
 # garbage-collection pauses under webhook load.
 CMD ["node", "--max-semi-space-size=64", "dist/src/main.js"]
