@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import { histogramFrom, histogramFromPairs, histogramPercentile } from "../domain/duration-histogram.js";
 import { flakyRate } from "../domain/flaky-rate.js";
@@ -185,8 +185,7 @@ export async function getWorkflowDays(
            coalesce(sum(w.runs) FILTER (WHERE w.status = 'success'), 0)::int AS success,
            coalesce(sum(w.runs) FILTER (WHERE w.status = 'failed'), 0)::int AS failed
     FROM (${countedRows(both, { installations: options.installations, repositories }, { perWorkflow: true })}) w
-    JOIN unnest(${sql.array(options.workflows.map((x) => x.repository), "text")}, ${sql.array(options.workflows.map((x) => x.workflow), "text")})
-      AS k(repository, workflow) ON k.repository = w.repository AND k.workflow = w.workflow
+    JOIN ${workflowPairs(options.workflows)} ON k.repository = w.repository AND k.workflow = w.workflow
     WHERE ${decidedRun("w")}
     GROUP BY w.repository, w.workflow, w.day
     HAVING sum(w.runs) > 0
@@ -194,7 +193,9 @@ export async function getWorkflowDays(
   const byWorkflow = new Map<string, DayCounts[]>();
   for (const { repository, workflow, ...counts } of rows) {
     const key = workflowKey({ repository, workflow });
-    byWorkflow.set(key, [...(byWorkflow.get(key) ?? []), counts]);
+    const days = byWorkflow.get(key);
+    if (days) days.push(counts);
+    else byWorkflow.set(key, [counts]);
   }
   return byWorkflow;
 }
@@ -214,12 +215,16 @@ export async function countFlakyRuns(
   const rows = await connection.any(sql.type(flakyCountRow)`
     SELECT w.repository, w.workflow, count(*)::int AS flaky
     FROM builds w
-    JOIN unnest(${sql.array(options.workflows.map((x) => x.repository), "text")}, ${sql.array(options.workflows.map((x) => x.workflow), "text")})
-      AS k(repository, workflow) ON k.repository = w.repository AND k.workflow = w.workflow
+    JOIN ${workflowPairs(options.workflows)} ON k.repository = w.repository AND k.workflow = w.workflow
     WHERE ${createdIn("w", countedWindow(options.since, null, options.now))}
       AND ${inScope(sql.fragment`w.installation_id`, options.installations)} AND ${flakyRun("w")}
     GROUP BY w.repository, w.workflow`);
   return new Map(rows.map((r) => [workflowKey(r), r.flaky]));
+}
+
+/** `workflows` as a relation `k(repository, workflow)`, for a join that keeps their rows. */
+function workflowPairs(workflows: Array<{ repository: string; workflow: string }>): FragmentSqlToken {
+  return sql.fragment`unnest(${sql.array(workflows.map((x) => x.repository), "text")}, ${sql.array(workflows.map((x) => x.workflow), "text")}) AS k(repository, workflow)`;
 }
 
 /** How countFlakyRuns keys a workflow. */
