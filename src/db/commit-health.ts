@@ -94,8 +94,8 @@ export async function getCommitHealth(
       ORDER BY s.created_at DESC NULLS LAST, s.id DESC LIMIT 1
     ) g ON true
     ORDER BY l.workflow`);
-  // The flaky history is bounded by time through builds_repository_created_idx (repository
-  // name, created_at): the repository id has no index with time.
+  // The flaky history is bounded by time through builds_repository_workflow_created_idx
+  // (repository name, workflow, created_at): the repository id has no index with time.
   const failedJobs = await connection.any(sql.type(failedJobRow)`
     SELECT b.workflow, j.name, j.failed_step, j.url, b.commit_sha, b.url AS run_url, fe.lines AS excerpt, fe.annotations,
       EXISTS (SELECT 1 FROM build_jobs p JOIN builds pb ON pb.id = p.build_id
