@@ -19,7 +19,8 @@
  *
  * To profile the app under this load: APP_NODE_ARGS="--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=/tmp/prof"
  * (node flags for the app's process; --trace-gc shows its pauses) and ONLY=app to skip the baseline. APP_LOG=file appends
- * the app's own log (LOG_LEVEL, default warn) to that file.
+ * the app's own log (LOG_LEVEL, default warn) to that file. TRACE_LATENCY=1 prints each second's p99 at half load;
+ * TRACE_ACTIVITY=1 what the database's sessions do meanwhile, in the check-run workloads.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
@@ -56,6 +57,12 @@ const COMMIT_WARMUP = 400;
 const COMMIT_HALF_LOAD_SECONDS = Number(process.env.COMMIT_HALF_LOAD_SECONDS ?? 4);
 /** TRACE_LATENCY=1: each open-loop phase prints the p99 of the answers to deliveries sent in each second (stderr). */
 const TRACE_LATENCY = process.env.TRACE_LATENCY === "1";
+/**
+ * TRACE_ACTIVITY=1: while the check-run workloads run at half load, what the database's other
+ * sessions are doing, sampled every 20 ms from pg_stat_activity (stderr): the share of samples
+ * in which each kind of work (backend type, statement's start, wait event) was under way.
+ */
+const TRACE_ACTIVITY = process.env.TRACE_ACTIVITY === "1";
 /** Commits whose completions interleave at any moment, as on a busy organization. */
 const IN_FLIGHT = 48;
 const GITHUB_DELAY_MS = 250;
@@ -458,14 +465,48 @@ interface CommitFigures extends Figures {
  * One server under the check-run workloads' deliveries: warm-up and full speed closed loop,
  * then half of its own maximum rate open loop. Commits are numbered from `firstCommit`.
  */
-async function measureCommits(port: number, path: string, firstCommit: number) {
+/** Samples pg_stat_activity every 20 ms until the returned function is called, which prints the tally (TRACE_ACTIVITY). */
+async function sampleActivity(uri: string, label: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  const tally = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await client.query(`
+        SELECT backend_type, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS wait,
+               left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS query
+        FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'
+          AND backend_type NOT IN ('checkpointer', 'background writer', 'walwriter', 'autovacuum launcher', 'logical replication launcher', 'io worker')`);
+      samples++;
+      for (const r of rows) {
+        const key = `${r.backend_type} | ${r.wait} | ${r.query}`;
+        tally.set(key, (tally.get(key) ?? 0) + 1);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    await client.end();
+    const top = [...tally].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    process.stderr.write(`    activity on ${label}, ${samples} samples:\n${top.map(([k, n]) => `      ${((100 * n) / samples).toFixed(0).padStart(3)}% ${k}`).join("\n")}\n`);
+  };
+}
+
+async function measureCommits(port: number, path: string, firstCommit: number, databaseUri?: string) {
   const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
   const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);
   const warm = await maxRate(port, path, warmup.events);
   const full = await maxRate(port, path, load.events);
   const halfCommits = Math.max(25, Math.ceil(((full.rate / 2) * COMMIT_HALF_LOAD_SECONDS) / WORKFLOWS.length));
   const half = makeCommitEvents(halfCommits, firstCommit + warmup.commits.length + load.commits.length);
+  const stopSampling = TRACE_ACTIVITY && databaseUri ? await sampleActivity(databaseUri, `:${port}`) : null;
   const { p50, p99, max } = await latencyAt(port, path, half.events, full.rate / 2);
+  await stopSampling?.();
   return {
     rate: full.rate,
     p50,
@@ -649,7 +690,7 @@ ${table(
         try {
           const before = await count(table);
           const firstCommit = (["baseline", "slow", "silent"].indexOf(side) + 1) * 1_000_000 + round * 10_000;
-          const figures = await measureCommits(port, side === "baseline" ? "/" : "/api/github/webhooks", firstCommit);
+          const figures = await measureCommits(port, side === "baseline" ? "/" : "/api/github/webhooks", firstCommit, uri);
           const stored = (await count(table)) - before;
           const pendingRows = async () => (side === "baseline" ? null : Number((await db.query(`SELECT count(*) FROM check_runs WHERE status = 'pending'`)).rows[0].count));
           let pending = await pendingRows();
