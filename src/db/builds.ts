@@ -52,8 +52,23 @@ export const changedRow = z.object({
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
-/** The channel that carries the id of every build whose state really changed (runboard_write_batch notifies it). */
+/** The channel that carries the id of every build whose state really changed (see notifyBuildsChanged). */
 export const BUILD_CHANGED_CHANNEL = "build_changed";
+
+/**
+ * Tells every replica's live hub that these builds changed, after their write has committed: one
+ * statement, its own transaction, committed without waiting for the disk flush. A transaction that
+ * notifies holds a lock of the whole cluster from just before its commit until the commit is
+ * flushed; inside the write, two batches committing at once waited on each other's flush (see
+ * migrations/0029_notify_after_write.sql). A notification lost in a crash is a missed hint to
+ * refresh, not lost data.
+ */
+export async function notifyBuildsChanged(connection: CommonQueryMethods, buildIds: readonly number[]): Promise<void> {
+  if (buildIds.length === 0) return;
+  await connection.query(sql.unsafe`
+    SELECT set_config('synchronous_commit', 'off', true), count(pg_notify(${BUILD_CHANGED_CHANNEL}, id::text))
+    FROM unnest(${sql.array([...new Set(buildIds)], "int8")}) AS id`);
+}
 
 export interface BuildFilters {
   status?: string | undefined;
