@@ -475,14 +475,16 @@ async function sampleActivity(uri: string, label: string): Promise<() => Promise
   const loop = (async () => {
     while (running) {
       const { rows } = await client.query(`
-        SELECT backend_type, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS wait,
-               left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS query
-        FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'
-          AND backend_type NOT IN ('checkpointer', 'background writer', 'walwriter', 'autovacuum launcher', 'logical replication launcher', 'io worker')`);
+        SELECT a.backend_type, coalesce(a.wait_event_type || ':' || a.wait_event, 'cpu') AS wait,
+               left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS query,
+               (SELECT l.locktype || ' ' || coalesce(l.classid::regclass::text, '') || ' ' || coalesce(l.objid::text, '')
+                FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) AS awaited
+        FROM pg_stat_activity a
+        WHERE a.pid <> pg_backend_pid() AND a.state IS DISTINCT FROM 'idle'
+          AND a.backend_type NOT IN ('checkpointer', 'background writer', 'walwriter', 'autovacuum launcher', 'logical replication launcher', 'io worker')`);
       samples++;
       for (const r of rows) {
-        const key = `${r.backend_type} | ${r.wait} | ${r.query}`;
+        const key = `${r.backend_type} | ${r.wait}${r.awaited ? ` (${r.awaited})` : ""} | ${r.query}`;
         tally.set(key, (tally.get(key) ?? 0) + 1);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
