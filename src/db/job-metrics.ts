@@ -215,7 +215,8 @@ const usageRow = z.object({
  * (the stored run's `repository.private`, or what it said when its payload was dropped; unknown
  * counts as private): each job's run time rounded
  * up to the minute (domain/runner-minutes.ts `roundedMinutes`). Cancelled jobs count for the
- * time they ran; skipped ones do not.
+ * time they ran; skipped ones do not. In the order of those keys, so that the same rows give the
+ * same list whatever plan PostgreSQL picks.
  */
 export async function getUsageGroups(
   connection: CommonQueryMethods,
@@ -231,6 +232,7 @@ export async function getUsageGroups(
       AND j.completed_at IS NOT NULL AND j.run_seconds > 0 AND j.status <> 'skipped'
       AND ${options.repositories ? sql.fragment`b.repository = ANY(${sql.array([...options.repositories], "text")})` : sql.fragment`TRUE`}
       AND ${sql.join(filtersOf(options), sql.fragment` AND `)}
-    GROUP BY 1, 2, 3, 4, 5, 6`);
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4, 5, 6`);
   return [...rows];
 }
