@@ -461,10 +461,6 @@ interface CommitFigures extends Figures {
   stopSeconds: number | null;
 }
 
-/**
- * One server under the check-run workloads' deliveries: warm-up and full speed closed loop,
- * then half of its own maximum rate open loop. Commits are numbered from `firstCommit`.
- */
 /** Samples pg_stat_activity every 20 ms until the returned function is called, which prints the tally (TRACE_ACTIVITY). */
 async function sampleActivity(uri: string, label: string): Promise<() => Promise<void>> {
   const client = new pg.Client({ connectionString: uri });
@@ -499,6 +495,10 @@ async function sampleActivity(uri: string, label: string): Promise<() => Promise
   };
 }
 
+/**
+ * One server under the check-run workloads' deliveries: warm-up and full speed closed loop,
+ * then half of its own maximum rate open loop. Commits are numbered from `firstCommit`.
+ */
 async function measureCommits(port: number, path: string, firstCommit: number, databaseUri?: string) {
   const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
   const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);

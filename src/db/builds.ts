@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { BuildCursor } from "../domain/build-cursor.js";
 import { STATUSES } from "../domain/status.js";
@@ -63,9 +63,10 @@ export const BUILD_CHANGED_CHANNEL = "build_changed";
  * migrations/0029_notify_after_write.sql). A notification lost in a crash is a missed hint to
  * refresh, not lost data.
  */
-export async function notifyBuildsChanged(connection: CommonQueryMethods, buildIds: readonly number[]): Promise<void> {
+export async function notifyBuildsChanged(pool: DatabasePool, buildIds: readonly number[]): Promise<void> {
   if (buildIds.length === 0) return;
-  await connection.query(sql.unsafe`
+  // On the pool, never in a transaction: set_config(…, true) would commit all of it without the flush.
+  await pool.query(sql.unsafe`
     SELECT set_config('synchronous_commit', 'off', true), count(pg_notify(${BUILD_CHANGED_CHANNEL}, id::text))
     FROM unnest(${sql.array([...new Set(buildIds)], "int8")}) AS id`);
 }
