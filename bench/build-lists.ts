@@ -70,9 +70,11 @@ export async function benchBuildLists(pool: DatabasePool, builds: number): Promi
     const before = c.depth
       ? await pool.connect(async (connection) => {
           await connection.query(sql.unsafe`SET statement_timeout = 0`);
-          const { next } = await listBuilds(connection, c.filters, { limit: 1, offset: c.depth! - 1, countLimit: 1 });
-          await connection.query(sql.unsafe`RESET statement_timeout`);
-          return next!;
+          try {
+            return (await listBuilds(connection, c.filters, { limit: 1, offset: c.depth! - 1, countLimit: 1 })).next!;
+          } finally {
+            await connection.query(sql.unsafe`RESET statement_timeout`);
+          }
         })
       : undefined;
     let expected: { ids: number[]; total: number } | undefined;
