@@ -1,7 +1,5 @@
-import type { Logger } from "pino";
 import { BackendTerminatedError, ConnectionError, type DatabasePool } from "slonik";
 import { writeContext, type AlertingContext } from "./alerts/queue-alerts.js";
-import { notifyBuildsChanged } from "./db/builds.js";
 import type { Delivery } from "./db/deliveries.js";
 import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
@@ -40,10 +38,9 @@ interface Pending {
  * 2. write deliveries, runs, jobs and check runs, decide the alerts of the finished runs that
  *    changed and queue the reads of the jobs that changed to failed, all in one statement
  *    (see db/write-batch.ts): one round trip, atomic without a transaction around it.
- * An event whose delivery was seen before is a duplicate. Also returns the builds that changed,
- * for the live hubs to hear of once the callers are answered.
+ * An event whose delivery was seen before is a duplicate.
  */
-async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<{ results: IngestResult[]; changedBuilds: number[] }> {
+async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
   const runWinner = new Map<string, number>();
   const jobWinner = new Map<number, number>();
   batch.forEach((p, i) => {
@@ -85,7 +82,7 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   for (const changed of written.changedRuns) changedAt(runIndex.get(`${changed.repository_id}:${changed.external_id}`), changed.id);
   const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
   for (const changed of written.changedJobs) changedAt(jobIndex.get(changed.id), changed.build_id);
-  return { results, changedBuilds: [...written.changedRuns.map((r) => r.id), ...written.changedJobs.map((j) => j.build_id)] };
+  return results;
 }
 
 /** Events waiting while a batch is written: at most this many go into the next one. */
@@ -134,7 +131,7 @@ function isLockTimeout(error: unknown): boolean {
  * batch that waits on a lock is retried whole, and answered WriteUnavailableError within
  * about WRITE_DEADLINE_MS when the lock stays held.
  */
-export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext; log?: Logger }): Ingest {
+export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
   let queue: Pending[] = [];
   let lanes = 0;
 
@@ -142,7 +139,7 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
    * Writes a batch, trying it again whole while it only meets lock time-outs; a batch that
    * cannot get its locks by the deadline fails with WriteUnavailableError.
    */
-  async function writeInTime(batch: Pending[]): Promise<{ results: IngestResult[]; changedBuilds: number[] }> {
+  async function writeInTime(batch: Pending[]): Promise<IngestResult[]> {
     // Real time on purpose: the sender is waiting for its answer, whatever `now` the alerts see.
     const deadline = Date.now() + WRITE_DEADLINE_MS;
     for (;;) {
@@ -167,11 +164,9 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
       while (queue.length > 0) {
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(MAX_BATCH);
-        const changedBuilds: number[] = [];
         try {
-          const written = await writeInTime(batch);
-          batch.forEach((p, i) => p.resolve(written.results[i]!));
-          changedBuilds.push(...written.changedBuilds);
+          const results = await writeInTime(batch);
+          batch.forEach((p, i) => p.resolve(results[i]!));
         } catch (error) {
           // Waiting longer would hold every later event too; splitting would multiply the wait.
           if (batch.length === 1 || error instanceof WriteUnavailableError) {
@@ -180,16 +175,9 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
           }
           // Another failure: one of the events may be at fault; each alone fails only itself.
           for (const p of batch) {
-            await writeInTime([p]).then((written) => {
-              p.resolve(written.results[0]!);
-              changedBuilds.push(...written.changedBuilds);
-            }, p.reject);
+            await writeInTime([p]).then(([result]) => p.resolve(result!), p.reject);
           }
         }
-        // After the answers, before the lane's next batch: at most one notification per lane at a time.
-        await notifyBuildsChanged(deps.pool, changedBuilds).catch((error: unknown) => {
-          deps.log?.warn({ err: error instanceof Error ? error.message : String(error) }, "live pages not told of changed builds; they refresh on their next change or poll");
-        });
       }
     } finally {
       lanes--;

@@ -3,8 +3,7 @@ import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../src/domain/normalize.js";
-import { BUILD_CHANGED_CHANNEL, createIngest, type Ingest } from "../src/ingest.js";
-import { writeBatch } from "../src/db/write-batch.js";
+import { createIngest, type Ingest } from "../src/ingest.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/test-database.js";
 import { jobPayload, runPayload, type SeedRun } from "./helpers/seed-builds.js";
 
@@ -56,28 +55,6 @@ describe("ingest under concurrent load (batched writes)", () => {
     ]);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM deliveries`)).toBe(7);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM build_jobs`)).toBe(1);
-  });
-
-  it("tells the live hubs of each changed build once the write has committed, and of nothing else", async () => {
-    const listener = new pg.Client({ connectionString: db.connectionUri });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on("notification", (message) => heard.push(message.payload ?? ""));
-    await listener.query(`LISTEN ${BUILD_CHANGED_CHANNEL}`);
-    try {
-      // The write function on its own notifies nothing: its commit would hold the notification lock.
-      await writeBatch(db.pool, { deliveries: [], runs: [{ record: run({ id: 60 }), history: false }], jobs: [], now: new Date() });
-      const first = await ingest({ kind: "run", record: run({ id: 61 }) }, { id: "n1", event: "workflow_run", action: "completed" });
-      const second = await ingest({ kind: "job", record: job({ id: 62 }) }, { id: "n2", event: "workflow_job", action: "completed" });
-      await ingest({ kind: "run", record: run({ id: 61 }) }, { id: "n1", event: "workflow_run", action: "completed" });
-      await ingest({ kind: "run", record: run({ id: 61 }) }, { id: "n3", event: "workflow_run", action: "completed" });
-      await expect.poll(() => heard.length).toBe(2);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      // The two lanes' notifications may cross: which builds, each once, not in which order.
-      expect(heard.toSorted()).toEqual([String(first.buildId), String(second.buildId)].toSorted());
-    } finally {
-      await listener.end();
-    }
   });
 
   it("fails only the bad event of a batch; the others are stored", async () => {

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from "slonik";
+import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { BuildCursor } from "../domain/build-cursor.js";
 import { STATUSES } from "../domain/status.js";
@@ -52,24 +52,8 @@ export const changedRow = z.object({
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
-/** The channel that carries the id of every build whose state really changed (see notifyBuildsChanged). */
+/** The channel that carries the id of every build whose state really changed (runboard_write_batch notifies it). */
 export const BUILD_CHANGED_CHANNEL = "build_changed";
-
-/**
- * Tells every replica's live hub that these builds changed, after their write has committed: one
- * statement, its own transaction, committed without waiting for the disk flush. A transaction that
- * notifies holds a lock of the whole cluster from just before its commit until the commit is
- * flushed; inside the write, two batches committing at once waited on each other's flush (see
- * migrations/0029_notify_after_write.sql). A notification lost in a crash is a missed hint to
- * refresh, not lost data.
- */
-export async function notifyBuildsChanged(pool: DatabasePool, buildIds: readonly number[]): Promise<void> {
-  if (buildIds.length === 0) return;
-  // On the pool, never in a transaction: set_config(…, true) would commit all of it without the flush.
-  await pool.query(sql.unsafe`
-    SELECT set_config('synchronous_commit', 'off', true), count(pg_notify(${BUILD_CHANGED_CHANNEL}, id::text))
-    FROM unnest(${sql.array([...new Set(buildIds)], "int8")}) AS id`);
-}
 
 export interface BuildFilters {
   status?: string | undefined;

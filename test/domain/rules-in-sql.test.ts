@@ -1,6 +1,7 @@
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { BUILD_CHANGED_CHANNEL } from "../../src/db/builds.js";
 import { readMigrations, type MigrationFile } from "../../src/db/migrate.js";
 import { writeBatch } from "../../src/db/write-batch.js";
 import { jsonText, timestamp } from "../../src/db/values.js";
@@ -31,10 +32,11 @@ function quotedList(list: string): string[] {
 }
 
 describe("runboard_write_batch (the newest migration)", () => {
-  it("notifies no one: the caller does after the commit (db/builds.ts notifyBuildsChanged)", async () => {
-    // A notifying transaction holds a lock of the whole cluster through its commit's disk flush.
+  it("notifies on the channel the live hub listens on", async () => {
     const migration = await newestWriteBatch();
-    expect(migration.sql, migration.name).not.toMatch(/pg_notify\s*\(/);
+    const channels = [...migration.sql.matchAll(/pg_notify\(\s*'([^']+)'/g)].map((m) => m[1]);
+    expect(channels.length, migration.name).toBeGreaterThan(0);
+    expect(new Set(channels), migration.name).toEqual(new Set([BUILD_CHANGED_CHANNEL]));
   });
 
   it("queues a check run for the statuses isFinished accepts", async () => {
