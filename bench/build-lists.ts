@@ -116,7 +116,7 @@ over the year. Baseline: the list's SQL and indexes before keyset pages (f341bec
 with the indexes of migrations 0022 and 0028 dropped in a transaction that is rolled back. Deep pages: the builds after the
 first ${depth.toLocaleString("en")}, by cursor (\`before\`) beside by \`offset\`; both sides give the same builds.
 
-${table(["Builds page", "Runboard", "Before keyset pages and 0022", "Speed-up"], rows)}
+${table(["Builds page", "Runboard", "Before keyset pages, 0022 and 0028", "Speed-up"], rows)}
 `;
 }
 

@@ -64,10 +64,9 @@ export async function seedBuilds(
                   ELSE 'skipped' END AS s
       FROM generate_series(${options.from}::bigint, ${options.to}::bigint) AS i
     ) seeded`);
-    if (options.rollups === false) {
-      await tx.query(sql.unsafe`ALTER TABLE builds ENABLE TRIGGER USER`);
-      return;
-    }
+    // Only the INSERT above skips the triggers; the rollups below are written to their own table.
+    await tx.query(sql.unsafe`ALTER TABLE builds ENABLE TRIGGER USER`);
+    if (options.rollups === false) return;
     // What the rollup triggers add for these rows, once folded (migrations/0024_build_rollups.sql,
     // 0025_rollup_deltas.sql), in one pass.
     await tx.query(sql.unsafe`
@@ -109,7 +108,6 @@ export async function seedBuilds(
               FROM unnest(coalesce(r.buckets, '{}') || coalesce(EXCLUDED.buckets, '{}'),
                           coalesce(r.bucket_runs, '{}') || coalesce(EXCLUDED.bucket_runs, '{}')) AS u(bucket, n)
               GROUP BY u.bucket HAVING sum(u.n) <> 0) m)`);
-    await tx.query(sql.unsafe`ALTER TABLE builds ENABLE TRIGGER USER`);
   });
 }
 
