@@ -80,6 +80,20 @@ function filterConditions(filters: BuildFilters) {
   return sql.join(conditions, sql.fragment` AND `);
 }
 
+/** Statuses a run leaves: the builds in them are also kept in unfinished_builds (migrations/0029). */
+const UNFINISHED: ReadonlySet<string> = new Set(["queued", "running"]);
+
+/**
+ * The rows a list reads: builds, or for a queued or running filter only those builds, found
+ * through unfinished_builds (a few in a long history, so neither a page nor its count walks
+ * the history to find them; builds has no index holding status, see migrations/0022).
+ */
+function listSource(filters: BuildFilters) {
+  return filters.status && UNFINISHED.has(filters.status)
+    ? sql.fragment`unfinished_builds u JOIN builds b ON b.id = u.build_id AND u.status = ${filters.status}`
+    : sql.fragment`builds b`;
+}
+
 /** The list's order: newest first, builds without a created_at last, then by id (every index of builds' filters keeps it). */
 const listOrder = sql.fragment`ORDER BY b.created_at DESC NULLS LAST, b.id DESC`;
 /** A build's exact position in that order, for the next keyset page's cursor. */
@@ -111,11 +125,12 @@ export async function listBuilds(
   page: { limit: number; offset?: number; before?: BuildCursor | undefined; countLimit?: number },
 ): Promise<{ builds: Build[]; total: number; next: BuildCursor | null }> {
   const where = filterConditions(filters);
+  const from = listSource(filters);
   // One more than shown, to know whether a page follows.
   const take = page.limit + 1;
   const select = (condition: FragmentSqlToken, offset: number) => sql.fragment`
     SELECT ${buildColumns}, ${positionColumn}
-    FROM builds b JOIN providers p ON p.id = b.provider_id
+    FROM ${from} JOIN providers p ON p.id = b.provider_id
     WHERE ${where} AND ${condition}
     ${listOrder}
     LIMIT ${take} OFFSET ${offset}`;
@@ -129,7 +144,7 @@ export async function listBuilds(
     connection.any(listed),
     connection.oneFirst(sql.type(z.object({ total: z.number() }))`
       SELECT count(*)::int AS total FROM (
-        SELECT 1 FROM builds b WHERE ${where} ${page.countLimit ? sql.fragment`LIMIT ${page.countLimit}` : sql.fragment``}
+        SELECT 1 FROM ${from} WHERE ${where} ${page.countLimit ? sql.fragment`LIMIT ${page.countLimit}` : sql.fragment``}
       ) matching`),
   ]);
   const shown = rows.slice(0, page.limit);
@@ -187,13 +202,14 @@ const unfinished = z.object({ external_id: z.number() });
 /**
  * Runs of a repository stuck in queued/running for longer than their workflow usually takes
  * (twice its p95 over 30 days, at least `minimumMinutes`): their end may have been missed.
+ * Read from unfinished_builds, so the look does not scan the repository's history.
  */
 export async function findStuckRuns(
   connection: CommonQueryMethods,
   options: { repositoryId: number; now: Date; minimumMinutes: number; limit: number },
 ): Promise<number[]> {
   return connection.anyFirst(sql.type(unfinished)`
-    SELECT b.external_id FROM builds b
+    SELECT b.external_id FROM unfinished_builds u JOIN builds b ON b.id = u.build_id
     WHERE b.repository_id = ${options.repositoryId} AND b.status IN ('queued', 'running')
       AND coalesce(b.started_at, b.created_at) < ${sql.timestamp(options.now)} - greatest(
         make_interval(mins => ${options.minimumMinutes}),

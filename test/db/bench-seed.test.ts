@@ -21,6 +21,12 @@ function builds(connection: CommonQueryMethods) {
     FROM builds ORDER BY external_id`);
 }
 
+/** The unfinished builds (migrations/0029), by run. */
+function unfinished(connection: CommonQueryMethods) {
+  return connection.any(sql.type(buildRow)`
+    SELECT b.external_id, u.status FROM unfinished_builds u JOIN builds b ON b.id = u.build_id ORDER BY b.external_id`);
+}
+
 describe("the dashboard benchmark's bulk seed", () => {
   let bulk: TestDatabase;
   let written: TestDatabase;
@@ -44,6 +50,8 @@ describe("the dashboard benchmark's bulk seed", () => {
     expect(rows).toEqual(await builds(written.pool));
     expect(new Set(rows.map((r) => r.status))).toEqual(new Set(["success", "failed", "cancelled", "skipped", "running"]));
     expect(new Set(rows.map((r) => r.on_default_branch))).toEqual(new Set([true, false]));
+    expect(await unfinished(bulk.pool)).toEqual(await unfinished(written.pool));
+    expect((await unfinished(bulk.pool)).length).toBe(20);
     // The write path's hour rows past the horizon are the rollup worker's to delete; the bulk path never writes them.
     await foldRollups(written.pool);
     await pruneRollups(written.pool, NOW, 1_000_000);

@@ -174,7 +174,10 @@ describe("the builds list filtered by a rare value, on 20,000 builds", () => {
     { filters: { triggeredBy: RARE.actor }, index: "builds_actor_created_idx" },
     { filters: { branch: RARE.branch, status: "success", repository: "acme/repo-2" }, index: "builds_branch_created_idx" },
     { filters: { triggeredBy: RARE.actor, status: "failed" }, index: "builds_actor_created_idx" },
-  ])("reads its few builds through an index, not the history ($filters)", async ({ filters, index }) => {
+    // Queued builds are found through unfinished_builds (migrations/0029), each then by its id:
+    // an index path and a heap page per build and statement (the table's 20,000 builds take ~500 pages).
+    { filters: { status: RARE.status }, index: "builds_pkey", blocks: 100 },
+  ])("reads its few builds through an index, not the history ($filters)", async ({ filters, index, blocks = 60 }) => {
     const { result, plans } = await plansOf(filters, { limit: 50, offset: 0, countLimit: 10_000 });
     const cost = costOf(plans);
     expect(result.builds.length).toBe(result.total);
@@ -183,7 +186,7 @@ describe("the builds list filtered by a rare value, on 20,000 builds", () => {
     expect(cost.scans).not.toContain("Seq Scan");
     // Ten matching builds at most, each seen once by the list and once by the count.
     expect(cost.rowsExamined).toBeLessThanOrEqual(2 * (TOTAL / RARE_EVERY));
-    expect(cost.blocks).toBeLessThan(60);
+    expect(cost.blocks).toBeLessThan(blocks);
   });
 
   it("reads a deep page by cursor from the cursor on, where an offset reads every build it skips", async () => {
