@@ -1,6 +1,8 @@
+import type { Logger } from "pino";
 import { BackendTerminatedError, ConnectionError, type DatabasePool } from "slonik";
 import { writeContext, type AlertingContext } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
+import { notifyBuildsChanged } from "./db/builds.js";
 import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
@@ -40,7 +42,12 @@ interface Pending {
  *    (see db/write-batch.ts): one round trip, atomic without a transaction around it.
  * An event whose delivery was seen before is a duplicate.
  */
-async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
+async function ingestBatch(
+  pool: DatabasePool,
+  alerting: AlertingContext,
+  batch: Pending[],
+  announce: (buildIds: number[]) => void,
+): Promise<IngestResult[]> {
   const runWinner = new Map<string, number>();
   const jobWinner = new Map<number, number>();
   batch.forEach((p, i) => {
@@ -63,6 +70,8 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
 
   const written = await writeBatch(pool, { deliveries, runs, jobs, now: alerting.now(), context: writeContext(alerting) });
+  // Committed (one statement): live pages may read it now.
+  announce([...written.changedRuns.map((c) => c.id), ...written.changedJobs.map((c) => c.build_id)]);
 
   // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
   const claimed = new Set<string>();
@@ -83,6 +92,34 @@ async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch:
   const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
   for (const changed of written.changedJobs) changedAt(jobIndex.get(changed.id), changed.build_id);
   return results;
+}
+
+/**
+ * Announces changed builds to live pages (notifyBuildsChanged) without holding up the write
+ * path: at most one notifying statement at a time, and the builds that change meanwhile go
+ * into the next one. A failure is logged and dropped; pages refresh on their own.
+ */
+function createAnnouncer(pool: DatabasePool, log: Pick<Logger, "warn"> | undefined): (buildIds: number[]) => void {
+  let waiting = new Set<number>();
+  let sending = false;
+  const send = async () => {
+    sending = true;
+    try {
+      while (waiting.size > 0) {
+        const ids = [...waiting];
+        waiting = new Set();
+        await notifyBuildsChanged(pool, ids).catch((error: unknown) => {
+          log?.warn({ err: error, builds: ids.length }, "could not tell live pages of changed builds");
+        });
+      }
+    } finally {
+      sending = false;
+    }
+  };
+  return (buildIds) => {
+    for (const id of buildIds) waiting.add(id);
+    if (!sending && waiting.size > 0) void send();
+  };
 }
 
 /** Events waiting while a batch is written: at most this many go into the next one. */
@@ -131,9 +168,10 @@ function isLockTimeout(error: unknown): boolean {
  * batch that waits on a lock is retried whole, and answered WriteUnavailableError within
  * about WRITE_DEADLINE_MS when the lock stays held.
  */
-export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
+export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext; log?: Pick<Logger, "warn"> }): Ingest {
   let queue: Pending[] = [];
   let lanes = 0;
+  const announce = createAnnouncer(deps.pool, deps.log);
 
   /**
    * Writes a batch, trying it again whole while it only meets lock time-outs; a batch that
@@ -144,7 +182,7 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
     const deadline = Date.now() + WRITE_DEADLINE_MS;
     for (;;) {
       try {
-        return await ingestBatch(deps.pool, deps.alerting, batch);
+        return await ingestBatch(deps.pool, deps.alerting, batch, announce);
       } catch (error) {
         if (error instanceof ConnectionError || error instanceof BackendTerminatedError) {
           throw new WriteUnavailableError("the database is unreachable; try again", { cause: error });

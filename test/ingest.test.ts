@@ -3,7 +3,7 @@ import { sql } from "slonik";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { normalizeWorkflowJob, normalizeWorkflowRun, type BuildRecord, type JobRecord } from "../src/domain/normalize.js";
-import { createIngest, type Ingest } from "../src/ingest.js";
+import { BUILD_CHANGED_CHANNEL, createIngest, type Ingest } from "../src/ingest.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/test-database.js";
 import { jobPayload, runPayload, type SeedRun } from "./helpers/seed-builds.js";
 
@@ -55,6 +55,41 @@ describe("ingest under concurrent load (batched writes)", () => {
     ]);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM deliveries`)).toBe(7);
     expect(await db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM build_jobs`)).toBe(1);
+  });
+
+  it("tells live pages of each changed build once its write has committed, and of nothing unchanged", async () => {
+    const listener = new pg.Client({ connectionString: db.connectionUri });
+    await listener.connect();
+    const heard: Array<{ id: number; visible: boolean }> = [];
+    const checks: Promise<void>[] = [];
+    listener.on("notification", (message) => {
+      const id = Number(message.payload);
+      // Another connection sees the build when its notification arrives.
+      checks.push(
+        db.pool
+          .exists(sql.unsafe`SELECT 1 FROM builds WHERE id = ${id}`)
+          .then((visible) => void heard.push({ id, visible })),
+      );
+    });
+    try {
+      await listener.query(`LISTEN ${BUILD_CHANGED_CHANNEL}`);
+      const first = await Promise.all([
+        ingest({ kind: "run", record: run({ id: 60 }) }, { id: "n1", event: "workflow_run", action: "completed" }),
+        ingest({ kind: "run", record: run({ id: 61 }) }, { id: "n2", event: "workflow_run", action: "completed" }),
+        ingest({ kind: "job", record: job({ id: 62 }) }, { id: "n3", event: "workflow_job", action: "completed" }),
+      ]);
+      // The same again: nothing changes, nothing is told.
+      const again = await ingest({ kind: "run", record: run({ id: 60 }) }, { id: "n4", event: "workflow_run", action: "completed" });
+      expect(again.outcome).toBe("unchanged");
+      const ids = first.map((r) => r.buildId!);
+      await expect.poll(() => heard.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await Promise.all(checks);
+      expect(heard.map((h) => h.id).toSorted()).toEqual(ids.toSorted());
+      expect(heard.every((h) => h.visible)).toBe(true);
+    } finally {
+      await listener.end();
+    }
   });
 
   it("fails only the bad event of a batch; the others are stored", async () => {
