@@ -66,7 +66,7 @@ export async function seedBuilds(
     ) seeded`);
     // Only the INSERT above skips the triggers; the rows they would add are written below.
     await tx.query(sql.unsafe`ALTER TABLE builds ENABLE TRIGGER USER`);
-    // The running builds, as migrations/0029_unfinished_builds.sql's trigger keeps them.
+    // The running builds, as migrations/0030_unfinished_builds.sql's trigger keeps them.
     await tx.query(sql.unsafe`
       INSERT INTO unfinished_builds (build_id, status)
       SELECT id, status FROM builds

@@ -60,7 +60,7 @@ export const BUILD_CHANGED_CHANNEL = "build_changed";
  * changed: one notification per build. Called after the write committed, in a statement of its
  * own whose commit does not wait for the disk: a notifying transaction holds PostgreSQL's one
  * notification lock until its commit is flushed, so notifying inside the writes made them
- * commit one after another (migrations/0030). A notification lost in a crash only leaves a page
+ * commit one after another (migrations/0031). A notification lost in a crash only leaves a page
  * to its own periodic refresh.
  */
 export async function notifyBuildsChanged(connection: CommonQueryMethods, ids: readonly number[]): Promise<void> {
@@ -94,7 +94,7 @@ function filterConditions(filters: BuildFilters) {
   return sql.join(conditions, sql.fragment` AND `);
 }
 
-/** Statuses a run leaves: the builds in them are also kept in unfinished_builds (migrations/0029). */
+/** Statuses a run leaves: the builds in them are also kept in unfinished_builds (migrations/0030). */
 const UNFINISHED: ReadonlySet<string> = new Set(["queued", "running"]);
 
 /**

@@ -21,7 +21,7 @@ function builds(connection: CommonQueryMethods) {
     FROM builds ORDER BY external_id`);
 }
 
-/** The unfinished builds (migrations/0029), by run. */
+/** The unfinished builds (migrations/0030), by run. */
 function unfinished(connection: CommonQueryMethods) {
   return connection.any(sql.type(buildRow)`
     SELECT b.external_id, u.status FROM unfinished_builds u JOIN builds b ON b.id = u.build_id ORDER BY b.external_id`);

@@ -174,9 +174,11 @@ describe("the builds list filtered by a rare value, on 20,000 builds", () => {
     { filters: { triggeredBy: RARE.actor }, index: "builds_actor_created_idx" },
     { filters: { branch: RARE.branch, status: "success", repository: "acme/repo-2" }, index: "builds_branch_created_idx" },
     { filters: { triggeredBy: RARE.actor, status: "failed" }, index: "builds_actor_created_idx" },
-    // Queued builds are found through unfinished_builds (migrations/0029), each then by its id:
+    // Queued builds are found through unfinished_builds (migrations/0030), each then by its id:
     // an index path and a heap page per build and statement (the table's 20,000 builds take ~500 pages).
     { filters: { status: RARE.status }, index: "builds_pkey", blocks: 100 },
+    // With another filter too (the rare status is on acme/repo-5), rather than that filter's own index.
+    { filters: { status: RARE.status, repository: "acme/repo-5" }, index: "builds_pkey", blocks: 100 },
   ])("reads its few builds through an index, not the history ($filters)", async ({ filters, index, blocks = 60 }) => {
     const { result, plans } = await plansOf(filters, { limit: 50, offset: 0, countLimit: 10_000 });
     const cost = costOf(plans);

@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/test-database.
 const NOW = new Date("2026-07-02T00:00:00Z");
 const kept = z.object({ external_id: z.number(), run_attempt: z.number(), status: z.string() });
 
-/** unfinished_builds (migrations/0029), by run. */
+/** unfinished_builds (migrations/0030), by run. */
 function unfinished(connection: CommonQueryMethods) {
   return connection.any(sql.type(kept)`
     SELECT b.external_id::int AS external_id, b.run_attempt, u.status
@@ -84,7 +84,7 @@ describe("the unfinished builds", () => {
 
   it("are found for the builds stored before the upgrade", async () => {
     const empty = await createTestDatabase({ empty: true });
-    const migrations = await stagedMigrations(empty.connectionUri, "0029_unfinished_builds.sql");
+    const migrations = await stagedMigrations(empty.connectionUri, "0030_unfinished_builds.sql");
     try {
       await insertBulkBuilds(empty.pool, { from: 1, to: 2_000, total: 2_000, rareEvery: 100 });
       await migrations.rest();

@@ -1,6 +1,7 @@
 -- The write function no longer notifies build_changed itself: the process that wrote a batch
--- notifies the builds it changed after the write has committed (src/db/build-changes.ts), in a
--- statement of its own that does not wait for its commit to reach the disk.
+-- notifies the builds it changed after the write has committed (src/ingest.ts, through
+-- notifyBuildsChanged in src/db/builds.ts), in a statement of its own that does not wait for its
+-- commit to reach the disk.
 --
 -- A transaction that calls pg_notify holds PostgreSQL's one notification lock from just before
 -- its commit until the commit is flushed, so two write batches committing at once (two lanes of
