@@ -95,30 +95,37 @@ async function ingestBatch(
 }
 
 /**
+ * How long changed builds are gathered before they are announced: one notifying statement for
+ * every batch written at this pace, instead of one per batch (at half load, one per delivery).
+ * Live pages gather changes for half a second themselves (web/live-hub.ts), so this costs them
+ * nothing they show.
+ */
+const ANNOUNCE_GATHER_MS = 100;
+
+/**
  * Announces changed builds to live pages (notifyBuildsChanged) without holding up the write
- * path: at most one notifying statement at a time, and the builds that change meanwhile go
- * into the next one. A failure is logged and dropped; pages refresh on their own.
+ * path: the builds changed within ANNOUNCE_GATHER_MS go in one statement, and at most one is
+ * under way at a time. A failure is logged and dropped; pages refresh on their own.
  */
 function createAnnouncer(pool: DatabasePool, log: Pick<Logger, "warn"> | undefined): (buildIds: number[]) => void {
   let waiting = new Set<number>();
-  let sending = false;
+  let scheduled = false;
   const send = async () => {
-    sending = true;
-    try {
-      while (waiting.size > 0) {
-        const ids = [...waiting];
-        waiting = new Set();
-        await notifyBuildsChanged(pool, ids).catch((error: unknown) => {
-          log?.warn({ err: error, builds: ids.length }, "could not tell live pages of changed builds");
-        });
-      }
-    } finally {
-      sending = false;
-    }
+    const ids = [...waiting];
+    waiting = new Set();
+    await notifyBuildsChanged(pool, ids).catch((error: unknown) => {
+      log?.warn({ err: error, builds: ids.length }, "could not tell live pages of changed builds");
+    });
+    // Builds that changed while this statement ran go in the next one, a gathering later.
+    if (waiting.size > 0) setTimeout(send, ANNOUNCE_GATHER_MS).unref();
+    else scheduled = false;
   };
   return (buildIds) => {
     for (const id of buildIds) waiting.add(id);
-    if (!sending && waiting.size > 0) void send();
+    if (!scheduled && waiting.size > 0) {
+      scheduled = true;
+      setTimeout(send, ANNOUNCE_GATHER_MS).unref();
+    }
   };
 }
 
