@@ -1,8 +1,6 @@
-import type { Logger } from "pino";
 import { BackendTerminatedError, ConnectionError, type DatabasePool } from "slonik";
 import { writeContext, type AlertingContext } from "./alerts/queue-alerts.js";
 import type { Delivery } from "./db/deliveries.js";
-import { notifyBuildsChanged } from "./db/builds.js";
 import { writeBatch } from "./db/write-batch.js";
 import type { BuildRecord, JobRecord } from "./domain/normalize.js";
 import { isNewerJob, isNewerRun } from "./domain/newer.js";
@@ -42,12 +40,7 @@ interface Pending {
  *    (see db/write-batch.ts): one round trip, atomic without a transaction around it.
  * An event whose delivery was seen before is a duplicate.
  */
-async function ingestBatch(
-  pool: DatabasePool,
-  alerting: AlertingContext,
-  batch: Pending[],
-  announce: (buildIds: number[]) => void,
-): Promise<IngestResult[]> {
+async function ingestBatch(pool: DatabasePool, alerting: AlertingContext, batch: Pending[]): Promise<IngestResult[]> {
   const runWinner = new Map<string, number>();
   const jobWinner = new Map<number, number>();
   batch.forEach((p, i) => {
@@ -70,8 +63,6 @@ async function ingestBatch(
   const deliveries = [...new Map(batch.flatMap((p) => (p.delivery ? [[p.delivery.id, p.delivery] as const] : []))).values()];
 
   const written = await writeBatch(pool, { deliveries, runs, jobs, now: alerting.now(), context: writeContext(alerting) });
-  // Committed (one statement): live pages may read it now.
-  announce([...written.changedRuns.map((c) => c.id), ...written.changedJobs.map((c) => c.build_id)]);
 
   // The first event of a fresh delivery id is fresh; a repeat of it, or one seen before, is a duplicate.
   const claimed = new Set<string>();
@@ -92,41 +83,6 @@ async function ingestBatch(
   const jobIndex = new Map(jobIndexes.map((i) => [(batch[i]!.input as { record: JobRecord }).record.id, i]));
   for (const changed of written.changedJobs) changedAt(jobIndex.get(changed.id), changed.build_id);
   return results;
-}
-
-/**
- * How long changed builds are gathered before they are announced: one notifying statement for
- * every batch written at this pace, instead of one per batch (at half load, one per delivery).
- * Live pages gather changes for half a second themselves (web/live-hub.ts), so this costs them
- * nothing they show.
- */
-const ANNOUNCE_GATHER_MS = 100;
-
-/**
- * Announces changed builds to live pages (notifyBuildsChanged) without holding up the write
- * path: the builds changed within ANNOUNCE_GATHER_MS go in one statement, and at most one is
- * under way at a time. A failure is logged and dropped; pages refresh on their own.
- */
-function createAnnouncer(pool: DatabasePool, log: Pick<Logger, "warn"> | undefined): (buildIds: number[]) => void {
-  let waiting = new Set<number>();
-  let scheduled = false;
-  const send = async () => {
-    const ids = [...waiting];
-    waiting = new Set();
-    await notifyBuildsChanged(pool, ids).catch((error: unknown) => {
-      log?.warn({ err: error, builds: ids.length }, "could not tell live pages of changed builds");
-    });
-    // Builds that changed while this statement ran go in the next one, a gathering later.
-    if (waiting.size > 0) setTimeout(send, ANNOUNCE_GATHER_MS).unref();
-    else scheduled = false;
-  };
-  return (buildIds) => {
-    for (const id of buildIds) waiting.add(id);
-    if (!scheduled && waiting.size > 0) {
-      scheduled = true;
-      setTimeout(send, ANNOUNCE_GATHER_MS).unref();
-    }
-  };
 }
 
 /** Events waiting while a batch is written: at most this many go into the next one. */
@@ -175,10 +131,9 @@ function isLockTimeout(error: unknown): boolean {
  * batch that waits on a lock is retried whole, and answered WriteUnavailableError within
  * about WRITE_DEADLINE_MS when the lock stays held.
  */
-export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext; log?: Pick<Logger, "warn"> }): Ingest {
+export function createIngest(deps: { pool: DatabasePool; alerting: AlertingContext }): Ingest {
   let queue: Pending[] = [];
   let lanes = 0;
-  const announce = createAnnouncer(deps.pool, deps.log);
 
   /**
    * Writes a batch, trying it again whole while it only meets lock time-outs; a batch that
@@ -189,7 +144,7 @@ export function createIngest(deps: { pool: DatabasePool; alerting: AlertingConte
     const deadline = Date.now() + WRITE_DEADLINE_MS;
     for (;;) {
       try {
-        return await ingestBatch(deps.pool, deps.alerting, batch, announce);
+        return await ingestBatch(deps.pool, deps.alerting, batch);
       } catch (error) {
         if (error instanceof ConnectionError || error instanceof BackendTerminatedError) {
           throw new WriteUnavailableError("the database is unreachable; try again", { cause: error });

@@ -92,7 +92,6 @@ export async function start(options: StartOptions): Promise<RunningRunboard> {
     // 3. One write path: webhooks, the poller and the history import all store through it.
     const ingest = createIngest({
       pool: database.pool,
-      log,
       alerting: {
         email: config.email ? { to: config.email.to } : null,
         slack: outside.slack ? { channel: config.slack.alertChannel } : null,

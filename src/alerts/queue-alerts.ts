@@ -14,7 +14,7 @@ export interface AlertingContext {
 
 /**
  * The alerting context as the write function takes it (`p_context` of runboard_write_batch,
- * migrations/0031_write_without_notify.sql), which decides and queues alerts in the statement that
+ * migrations/0023_write_lock_order.sql), which decides and queues alerts in the statement that
  * writes the runs:
  * 1. what says nothing about a branch is skipped (unfinished, cancelled, skipped, no branch);
  * 2. each branch is locked, its state read, and each run decided in turn by the policy of

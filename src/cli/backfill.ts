@@ -41,7 +41,7 @@ try {
       if (!holder.probot()) {
         throw new ConfigError("backfill needs the GitHub App: set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET, or connect one from /setup (with SECRET_KEY)");
       }
-      const ingest = createIngest({ pool, log, alerting: { email: null, slack: null, now, sendDelayMs: 0 } });
+      const ingest = createIngest({ pool, alerting: { email: null, slack: null, now, sendDelayMs: 0 } });
       const github = createGithubClients({ getProbot: () => holder.probot(), log });
       const lister = createRunLister({ pool, ingest, log });
       const common = { pool, connectionUri: database.connectionUri, github, lister, log, now };

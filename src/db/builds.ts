@@ -52,22 +52,8 @@ export const changedRow = z.object({
 });
 export type ChangedBuild = z.infer<typeof changedRow>;
 
-/** The channel that carries the id of every build whose state really changed (see notifyBuildsChanged). */
+/** The channel that carries the id of every build whose state really changed (runboard_write_batch notifies it). */
 export const BUILD_CHANGED_CHANNEL = "build_changed";
-
-/**
- * Tells every replica's live pages (they LISTEN on BUILD_CHANGED_CHANNEL) that these builds
- * changed: one notification per build. Called after the write committed, in a statement of its
- * own whose commit does not wait for the disk: a notifying transaction holds PostgreSQL's one
- * notification lock until its commit is flushed, so notifying inside the writes made them
- * commit one after another (migrations/0031). A notification lost in a crash only leaves a page
- * to its own periodic refresh.
- */
-export async function notifyBuildsChanged(connection: CommonQueryMethods, ids: readonly number[]): Promise<void> {
-  await connection.query(sql.unsafe`
-    SELECT set_config('synchronous_commit', 'off', true), count(pg_notify(${BUILD_CHANGED_CHANNEL}, id::text))
-    FROM unnest(${sql.array([...ids], "int8")}) AS id`);
-}
 
 export interface BuildFilters {
   status?: string | undefined;

@@ -109,7 +109,7 @@ const jobRow = (j: JobRecord) => ({
 /**
  * Writes a batch (deliveries, runs, jobs, the check runs of commits whose runs finished and,
  * given a context, the alerts the finished runs decide and the reads of failed jobs) in one call
- * of `runboard_write_batch` (migrations/0031_write_without_notify.sql, where the rules are): one
+ * of `runboard_write_batch` (migrations/0023_write_lock_order.sql, where the rules are): one
  * statement, atomic without a transaction around it. Returns what really changed. Records go as
  * JSON: the payloads are serialized once, with the rest of the batch, and PostgreSQL parses them once.
  */

@@ -1,6 +1,7 @@
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { BUILD_CHANGED_CHANNEL } from "../../src/db/builds.js";
 import { readMigrations, type MigrationFile } from "../../src/db/migrate.js";
 import { writeBatch } from "../../src/db/write-batch.js";
 import { jsonText, timestamp } from "../../src/db/values.js";
@@ -31,13 +32,11 @@ function quotedList(list: string): string[] {
 }
 
 describe("runboard_write_batch (the newest migration)", () => {
-  // A notifying transaction holds PostgreSQL's notification lock until its commit is flushed:
-  // inside the write it made concurrent writes commit one after another. Ingest notifies after
-  // the commit instead (src/ingest.ts, test/ingest.test.ts).
-  it("does not notify: the process that wrote tells live pages after the commit", async () => {
+  it("notifies on the channel the live hub listens on", async () => {
     const migration = await newestWriteBatch();
-    const statements = migration.sql.replace(/--.*$/gm, "");
-    expect(statements, migration.name).not.toMatch(/pg_notify|\bNOTIFY\b/i);
+    const channels = [...migration.sql.matchAll(/pg_notify\(\s*'([^']+)'/g)].map((m) => m[1]);
+    expect(channels.length, migration.name).toBeGreaterThan(0);
+    expect(new Set(channels), migration.name).toEqual(new Set([BUILD_CHANGED_CHANNEL]));
   });
 
   it("queues a check run for the statuses isFinished accepts", async () => {
