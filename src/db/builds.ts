@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { BuildCursor } from "../domain/build-cursor.js";
-import { STATUSES } from "../domain/status.js";
+import { STATUSES, UNFINISHED_STATUSES } from "../domain/status.js";
 import { inScope, type InstallationScope } from "./values.js";
 
 const statusSchema = z.enum(STATUSES);
@@ -80,16 +80,13 @@ function filterConditions(filters: BuildFilters) {
   return sql.join(conditions, sql.fragment` AND `);
 }
 
-/** Statuses a run leaves: the builds in them are also kept in unfinished_builds (migrations/0030). */
-const UNFINISHED: ReadonlySet<string> = new Set(["queued", "running"]);
-
 /**
  * The rows a list reads: builds, or for a queued or running filter only those builds, found
  * through unfinished_builds (a few in a long history, so neither a page nor its count walks
  * the history to find them; builds has no index holding status, see migrations/0022).
  */
 function listSource(filters: BuildFilters) {
-  return filters.status && UNFINISHED.has(filters.status)
+  return filters.status && (UNFINISHED_STATUSES as readonly string[]).includes(filters.status)
     ? sql.fragment`unfinished_builds u JOIN builds b ON b.id = u.build_id AND u.status = ${filters.status}`
     : sql.fragment`builds b`;
 }

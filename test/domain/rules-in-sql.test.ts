@@ -9,7 +9,7 @@ import { decideAlert, type AlertDecision, type BranchState, type FinishedRun } f
 import { matches, routeAlert, type AlertRules } from "../../src/domain/alert-rules.js";
 import { isNewerJob, isNewerRun } from "../../src/domain/newer.js";
 import type { BuildRecord, JobRecord } from "../../src/domain/normalize.js";
-import { isFinished, STATUSES, type Status } from "../../src/domain/status.js";
+import { isFinished, STATUSES, UNFINISHED_STATUSES, type Status } from "../../src/domain/status.js";
 import { buildRecord, jobRecord } from "../helpers/build-records.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/test-database.js";
 
@@ -30,6 +30,18 @@ async function newestWriteBatch(): Promise<MigrationFile> {
 function quotedList(list: string): string[] {
   return [...list.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
 }
+
+describe("unfinished_builds (migrations/0030)", () => {
+  it("keeps the builds in the statuses isFinished refuses, in its table, triggers and fill alike", async () => {
+    const migration = (await readMigrations()).find((m) => m.name === "0030_unfinished_builds.sql");
+    expect(migration).toBeDefined();
+    const lists = [...migration!.sql.matchAll(/\bstatus IN \(([^)]*)\)/g)].map((m) => quotedList(m[1]!).toSorted());
+    // The table's check, the function, the insert trigger's condition, the update trigger's two
+    // (the old status and the new one) and the fill.
+    expect(lists).toHaveLength(6);
+    for (const list of lists) expect(list).toEqual(UNFINISHED_STATUSES.toSorted());
+  });
+});
 
 describe("runboard_write_batch (the newest migration)", () => {
   it("notifies on the channel the live hub listens on", async () => {
