@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import pg from "pg";
@@ -263,6 +263,48 @@ function peakMemoryMiB(pid: number): number | null {
   }
 }
 
+/** CPU time in ms so far, from Linux's /proc: the server's process, and every PostgreSQL process (its backends). */
+interface CpuSoFar {
+  server: number;
+  postgres: number;
+}
+
+/** utime + stime of a process in ms (Linux counts them in USER_HZ, 100 a second), or null. */
+function processCpuMs(pid: string): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+function cpuSoFar(pid: number): CpuSoFar | null {
+  const server = processCpuMs(String(pid));
+  if (server === null) return null;
+  let postgres = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, "latin1").startsWith("postgres")) continue;
+    } catch {
+      continue;
+    }
+    postgres += processCpuMs(entry) ?? 0;
+  }
+  return { server, postgres };
+}
+
+/**
+ * CPU per event between two readings. A backend that ends between them takes its time with it,
+ * which only the pools' own connections (open throughout) avoid: the figure is a floor.
+ */
+function cpuPerEvent(before: CpuSoFar | null, after: CpuSoFar | null, events: number): CpuSoFar | null {
+  if (!before || !after) return null;
+  return { server: (after.server - before.server) / events, postgres: (after.postgres - before.postgres) / events };
+}
+
 function send(agent: http.Agent, port: number, path: string, event: Event): Promise<number> {
   return new Promise((resolve, reject) => {
     const request = http.request(
@@ -353,16 +395,20 @@ interface Figures {
   stored: number;
   sent: number;
   memory: number | null;
+  /** CPU per event at full speed (ms): the server's process and PostgreSQL's. */
+  cpu: CpuSoFar | null;
 }
 
 async function measure(port: number, path: string, firstRunId: number, count: () => Promise<number>, pid: number, installations = 0): Promise<Figures> {
   const warmup = makeEvents(WARMUP, firstRunId, installations);
   const load = makeEvents(EVENTS, firstRunId + WARMUP, installations);
   await maxRate(port, path, warmup);
+  const cpuBefore = cpuSoFar(pid);
   const { rate } = await maxRate(port, path, load);
+  const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.length);
   const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS, installations);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
-  return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid) };
+  return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid), cpu };
 }
 
 /**
@@ -439,7 +485,20 @@ function combine(rounds: Figures[]): Figures {
     stored: rounds.reduce((sum, f) => sum + f.stored, 0),
     sent: rounds.reduce((sum, f) => sum + f.sent, 0),
     memory: Math.max(...rounds.map((f) => f.memory ?? NaN)),
+    cpu: medianCpu(rounds),
   };
+}
+
+/** The median of each part of the rounds' CPU per event, or null when a round has none. */
+function medianCpu(rounds: Figures[]): CpuSoFar | null {
+  const cpus = rounds.map((f) => f.cpu);
+  if (cpus.length === 0 || cpus.some((c) => c === null)) return null;
+  return { server: median(cpus.map((c) => c!.server)), postgres: median(cpus.map((c) => c!.postgres)) };
+}
+
+/** CPU per event as "server / PostgreSQL ms". */
+function cpuCell(cpu: CpuSoFar | null): string {
+  return cpu ? `${cpu.server.toFixed(2)} / ${cpu.postgres.toFixed(2)} ms` : "–";
 }
 
 interface CommitFigures extends Figures {
@@ -499,11 +558,13 @@ async function sampleActivity(uri: string, label: string): Promise<() => Promise
  * One server under the check-run workloads' deliveries: warm-up and full speed closed loop,
  * then half of its own maximum rate open loop. Commits are numbered from `firstCommit`.
  */
-async function measureCommits(port: number, path: string, firstCommit: number, databaseUri?: string) {
+async function measureCommits(port: number, path: string, firstCommit: number, pid: number, databaseUri?: string) {
   const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
   const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);
   const warm = await maxRate(port, path, warmup.events);
+  const cpuBefore = cpuSoFar(pid);
   const full = await maxRate(port, path, load.events);
+  const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.events.length);
   const halfCommits = Math.max(25, Math.ceil(((full.rate / 2) * COMMIT_HALF_LOAD_SECONDS) / WORKFLOWS.length));
   const half = makeCommitEvents(halfCommits, firstCommit + warmup.commits.length + load.commits.length);
   const stopSampling = TRACE_ACTIVITY && databaseUri ? await sampleActivity(databaseUri, `:${port}`) : null;
@@ -511,6 +572,7 @@ async function measureCommits(port: number, path: string, firstCommit: number, d
   await stopSampling?.();
   return {
     rate: full.rate,
+    cpu,
     p50,
     p99,
     p99Full: quantile(full.answers, 0.99),
@@ -541,7 +603,7 @@ async function main() {
     }
 
     if (WORKLOADS.has("deliveries")) {
-      const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null };
+      const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null, cpu: null };
       const perRun = WARMUP + EVENTS + 20_000;
       const app = (round: number) =>
         run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000 + round * perRun, "deliveries");
@@ -574,6 +636,7 @@ ${table(
   ["", "Runboard", "Baseline (HMAC + one INSERT)", "Runboard / baseline", "Target"],
   [
     ["Events per second (max)", ours.rate.toFixed(0), baseline.rate.toFixed(0), (ours.rate / baseline.rate).toFixed(2), "≥ 0.75"],
+    ["CPU per event at full speed: server process / PostgreSQL", cpuCell(ours.cpu), cpuCell(baseline.cpu), "", ""],
     ["p50 to 2xx at half load", ms(ours.p50), ms(baseline.p50), "", ""],
     ["p99 to 2xx at half load", ms(ours.p99), ms(baseline.p99), "", "< 20 ms"],
     ["Events lost (stored vs sent)", lost(ours), lost(baseline), "", "none"],
@@ -692,7 +755,7 @@ ${table(
         try {
           const before = await count(table);
           const firstCommit = (["baseline", "slow", "silent"].indexOf(side) + 1) * 1_000_000 + round * 10_000;
-          const figures = await measureCommits(port, side === "baseline" ? "/" : "/api/github/webhooks", firstCommit, uri);
+          const figures = await measureCommits(port, side === "baseline" ? "/" : "/api/github/webhooks", firstCommit, child.pid!, uri);
           const stored = (await count(table)) - before;
           const pendingRows = async () => (side === "baseline" ? null : Number((await db.query(`SELECT count(*) FROM check_runs WHERE status = 'pending'`)).rows[0].count));
           let pending = await pendingRows();
@@ -821,6 +884,7 @@ ${table(
   [
     row("Events per second (max; ratio to baseline)", rate, "≥ 0.75 of baseline"),
     row("Ratio to baseline, each round", appOnly(ratios)),
+    row("CPU per event at full speed: server process / PostgreSQL", (f) => cpuCell(medianCpu(f))),
     row("p50 to 2xx at half load", (f) => ms(median(f.map((x) => x.p50)))),
     row("p99 to 2xx at half load (ratio to baseline)", p99Half, "≤ 1.5× baseline"),
     row(`p99 to 2xx at full speed (${CONCURRENCY} at a time)`, (f) => ms(median(f.map((x) => x.p99Full)))),
