@@ -2,6 +2,7 @@ import type { Endpoints } from "@octokit/types";
 import type { WorkflowJob as WebhookWorkflowJob, WorkflowRun as WebhookWorkflowRun } from "@octokit/webhooks-types";
 import { z } from "zod/v4";
 import { cleanText } from "./clean-text.js";
+import { omitDerivedUrls } from "./payload-urls.js";
 import { isFinished, statusRank, toStatus, type Status } from "./status.js";
 
 /** GitHub Actions' row in the providers table. */
@@ -248,7 +249,8 @@ export function normalizeWorkflowRun(
     updatedAt: run.updated_at,
     startedAt: status === "queued" ? null : startedAt,
     finishedAt: isFinished(status) ? (run.updated_at ?? null) : null,
-    payload: raw,
+    // Stored without the URLs GitHub derives from the repositories' and users' own (payload-urls.ts).
+    payload: omitDerivedUrls(raw),
   };
 }
 

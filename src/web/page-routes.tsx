@@ -27,6 +27,7 @@ import { countFlakyRuns, getSlowestJobs, getWorkflowDays, getWorkflowPeriods, ge
 import { attentionPeriods, rankWorkflowAttention, withFlakyRate, withTrend } from "../domain/workflow-attention.js";
 import { decodeBuildCursor, encodeBuildCursor } from "../domain/build-cursor.js";
 import { describeHistoryProgress } from "../domain/history-progress.js";
+import { restoreDerivedUrls } from "../domain/payload-urls.js";
 import { describeFreshness } from "../domain/freshness.js";
 import { STATUSES } from "../domain/status.js";
 import { badParameter, cursorParameter, parseQuery } from "./parse-query.js";
@@ -225,7 +226,7 @@ export function createPageRoutes(deps: PageDeps): Hono {
       throw new HTTPException(404, { message: "build not found" });
     }
     const { payload, placeholder } = (await getBuildPayload(deps.pool, Number(id))) ?? { payload: null, placeholder: true };
-    if (payload !== null) return c.html(<pre>{JSON.stringify(payload, null, 2)}</pre>);
+    if (payload !== null) return c.html(<pre>{JSON.stringify(restoreDerivedUrls(payload), null, 2)}</pre>);
     if (placeholder) return c.html(<p class="muted">No payload: this run is known only from its jobs so far.</p>);
     const days = deps.payloadRetentionDays;
     return c.html(

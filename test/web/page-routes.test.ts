@@ -150,6 +150,9 @@ describe("pages", () => {
     const payload = await (await app.request(`/builds/${web.builds[0]!.id}/payload`)).text();
     expect(payload).toContain("&lt;script&gt;x&lt;/script&gt;");
     expect(payload).not.toContain("<script>");
+    // Stored without the repository's derived API URLs (domain/payload-urls.ts), shown with them.
+    expect(payload).toContain("&quot;issues_url&quot;: &quot;https://api.github.com/repos/");
+    expect(payload).not.toContain("runboard_omitted_urls");
   });
 
   it("shows a workflow's flaky rate and slowest jobs", async () => {

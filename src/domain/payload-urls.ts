@@ -1,0 +1,139 @@
+/**
+ * GitHub's repository and user objects carry dozens of REST API URL templates, each the object's
+ * own `url` followed by a fixed suffix (`url + "/issues{/number}"`). In a run's payload they are
+ * about two thirds of the text, the same for every run of a repository, and PostgreSQL spent a
+ * sixth of its time per stored run compressing them. A run's payload is stored without them
+ * ({@link omitDerivedUrls}) and shown with them again ({@link restoreDerivedUrls}): a field is
+ * left out only when its value is exactly the object's `url` plus the suffix below, and the
+ * object notes which fields it lost, so the two together give back what GitHub sent.
+ */
+
+/**
+ * The stored form: bit i of this field's number says that field i of the object's list below was
+ * left out. The lists only ever grow at their end; reordering them would misread stored payloads.
+ */
+export const OMITTED_URLS_FIELD = "runboard_omitted_urls";
+
+const REPOSITORY_URLS: ReadonlyArray<readonly [string, string]> = [
+  ["archive_url", "/{archive_format}{/ref}"],
+  ["assignees_url", "/assignees{/user}"],
+  ["blobs_url", "/git/blobs{/sha}"],
+  ["branches_url", "/branches{/branch}"],
+  ["collaborators_url", "/collaborators{/collaborator}"],
+  ["comments_url", "/comments{/number}"],
+  ["commits_url", "/commits{/sha}"],
+  ["compare_url", "/compare/{base}...{head}"],
+  ["contents_url", "/contents/{+path}"],
+  ["contributors_url", "/contributors"],
+  ["deployments_url", "/deployments"],
+  ["downloads_url", "/downloads"],
+  ["events_url", "/events"],
+  ["forks_url", "/forks"],
+  ["git_commits_url", "/git/commits{/sha}"],
+  ["git_refs_url", "/git/refs{/sha}"],
+  ["git_tags_url", "/git/tags{/sha}"],
+  ["hooks_url", "/hooks"],
+  ["issue_comment_url", "/issues/comments{/number}"],
+  ["issue_events_url", "/issues/events{/number}"],
+  ["issues_url", "/issues{/number}"],
+  ["keys_url", "/keys{/key_id}"],
+  ["labels_url", "/labels{/name}"],
+  ["languages_url", "/languages"],
+  ["merges_url", "/merges"],
+  ["milestones_url", "/milestones{/number}"],
+  ["notifications_url", "/notifications{?since,all,participating}"],
+  ["pulls_url", "/pulls{/number}"],
+  ["releases_url", "/releases{/id}"],
+  ["stargazers_url", "/stargazers"],
+  ["statuses_url", "/statuses/{sha}"],
+  ["subscribers_url", "/subscribers"],
+  ["subscription_url", "/subscription"],
+  ["tags_url", "/tags"],
+  ["teams_url", "/teams"],
+  ["trees_url", "/git/trees{/sha}"],
+];
+
+const USER_URLS: ReadonlyArray<readonly [string, string]> = [
+  ["events_url", "/events{/privacy}"],
+  ["followers_url", "/followers"],
+  ["following_url", "/following{/other_user}"],
+  ["gists_url", "/gists{/gist_id}"],
+  ["organizations_url", "/orgs"],
+  ["received_events_url", "/received_events"],
+  ["repos_url", "/repos"],
+  ["starred_url", "/starred{/owner}{/repo}"],
+  ["subscriptions_url", "/subscriptions"],
+];
+
+type Kind = "repository" | "user";
+const URLS: Record<Kind, ReadonlyArray<readonly [string, string]>> = { repository: REPOSITORY_URLS, user: USER_URLS };
+const INDEX: Record<Kind, ReadonlyMap<string, number>> = {
+  repository: new Map(REPOSITORY_URLS.map(([field], i) => [field, i])),
+  user: new Map(USER_URLS.map(([field], i) => [field, i])),
+};
+/** Where a run holds such objects, and their owners. */
+const RUN_OBJECTS: ReadonlyArray<readonly [string, Kind]> = [
+  ["repository", "repository"],
+  ["head_repository", "repository"],
+  ["actor", "user"],
+  ["triggering_actor", "user"],
+];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function omitFrom(value: unknown, kind: Kind): unknown {
+  // An object without its own API url has nothing derived; one that already holds the field is kept whole.
+  if (!isPlainObject(value) || typeof value.url !== "string" || OMITTED_URLS_FIELD in value) return value;
+  const base = value.url;
+  const index = INDEX[kind];
+  const kept: Record<string, unknown> = {};
+  let omitted = 0;
+  for (const [field, fieldValue] of Object.entries(value)) {
+    const i = index.get(field);
+    const suffix = i === undefined ? undefined : URLS[kind][i]![1];
+    if (
+      suffix !== undefined &&
+      typeof fieldValue === "string" &&
+      fieldValue.length === base.length + suffix.length &&
+      fieldValue.startsWith(base) &&
+      fieldValue.endsWith(suffix)
+    ) {
+      omitted += 2 ** i!;
+    } else {
+      kept[field] = kind === "repository" && field === "owner" ? omitFrom(fieldValue, "user") : fieldValue;
+    }
+  }
+  if (omitted > 0) kept[OMITTED_URLS_FIELD] = omitted;
+  return kept;
+}
+
+function restoreTo(value: unknown, kind: Kind): unknown {
+  if (!isPlainObject(value)) return value;
+  const restored: Record<string, unknown> = { ...value };
+  if (kind === "repository" && "owner" in value) restored.owner = restoreTo(value.owner, "user");
+  const omitted = value[OMITTED_URLS_FIELD];
+  if (typeof value.url !== "string" || !Number.isSafeInteger(omitted) || (omitted as number) < 0) return restored;
+  delete restored[OMITTED_URLS_FIELD];
+  URLS[kind].forEach(([field, suffix], i) => {
+    if (Math.floor((omitted as number) / 2 ** i) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
+  });
+  return restored;
+}
+
+/** A run object (webhook or REST) as it is stored: its repositories' and users' derived URLs left out. */
+export function omitDerivedUrls<T>(run: T): T {
+  if (!isPlainObject(run)) return run;
+  const stored: Record<string, unknown> = { ...run };
+  for (const [field, kind] of RUN_OBJECTS) if (field in run) stored[field] = omitFrom(run[field], kind);
+  return stored as T;
+}
+
+/** A stored run payload as GitHub sent it: the inverse of {@link omitDerivedUrls}. */
+export function restoreDerivedUrls(payload: unknown): unknown {
+  if (!isPlainObject(payload)) return payload;
+  const restored: Record<string, unknown> = { ...payload };
+  for (const [field, kind] of RUN_OBJECTS) if (field in payload) restored[field] = restoreTo(payload[field], kind);
+  return restored;
+}
