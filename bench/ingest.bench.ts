@@ -53,7 +53,8 @@ const APP_LOG = process.env.APP_LOG ?? "";
 /** The check-run workloads: every commit runs these, each finishing after the one before. */
 const WORKFLOWS = ["Build", "Unit tests", "Lint", "Docs", "Integration", "Security scan", "Package", "Preview deploy"];
 const COMMIT_EVENTS = Number(process.env.COMMIT_EVENTS ?? 2_000);
-const COMMIT_WARMUP = 400;
+/** As many as the deliveries workload's warm-up: with 400, a fifth of the app's CPU at full speed still went to compiling its code. */
+const COMMIT_WARMUP = Number(process.env.COMMIT_WARMUP ?? 1_000);
 const COMMIT_HALF_LOAD_SECONDS = Number(process.env.COMMIT_HALF_LOAD_SECONDS ?? 4);
 /** TRACE_LATENCY=1: each open-loop phase prints the p99 of the answers to deliveries sent in each second (stderr). */
 const TRACE_LATENCY = process.env.TRACE_LATENCY === "1";
@@ -305,7 +306,12 @@ function cpuPerEvent(before: CpuSoFar | null, after: CpuSoFar | null, events: nu
   return { server: (after.server - before.server) / events, postgres: (after.postgres - before.postgres) / events };
 }
 
-function send(agent: http.Agent, port: number, path: string, event: Event): Promise<number> {
+/**
+ * Sends one delivery and resolves when its 200 has arrived. A kept-alive socket the server closed
+ * just as it was reused (its idle time-out) is reset without an answer: the delivery is sent once
+ * more on a new socket, as Node's documentation advises for `reusedSocket`.
+ */
+function send(agent: http.Agent, port: number, path: string, event: Event, retried = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       {
@@ -327,7 +333,10 @@ function send(agent: http.Agent, port: number, path: string, event: Event): Prom
         response.on("end", () => (response.statusCode === 200 ? resolve(performance.now()) : reject(new Error(`HTTP ${response.statusCode}`))));
       },
     );
-    request.on("error", reject);
+    request.on("error", (error: NodeJS.ErrnoException) => {
+      if (!retried && request.reusedSocket && error.code === "ECONNRESET") send(agent, port, path, event, true).then(resolve, reject);
+      else reject(error);
+    });
     request.end(event.body);
   });
 }
@@ -365,6 +374,7 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
   const bySecond: number[][] = [];
   const start = performance.now();
   const pending: Array<Promise<void>> = [];
+  let failure: unknown = null;
   for (let i = 0; i < events.length; i++) {
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
@@ -375,11 +385,15 @@ async function latencyAt(port: number, path: string, events: Event[], rate: numb
         latencies.push(doneAt - sentAt);
         answeredAt[i] = doneAt;
         if (TRACE_LATENCY) (bySecond[Math.floor((sentAt - start) / 1000)] ??= []).push(doneAt - sentAt);
+      }, (error: unknown) => {
+        // Kept until every send has ended: thrown now, it would end this process with the servers still running.
+        failure ??= error;
       }),
     );
   }
   await Promise.all(pending);
   agent.destroy();
+  if (failure) throw failure;
   if (TRACE_LATENCY) {
     const line = bySecond.map((l, second) => `${second}s p99 ${quantile([...l].sort((a, b) => a - b), 0.99).toFixed(0)}`).join(", ");
     process.stderr.write(`    at ${rate.toFixed(0)}/s on :${port}: ${line}\n`);
