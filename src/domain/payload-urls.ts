@@ -11,6 +11,7 @@
 /**
  * The stored form: bit i of this field's number says that field i of the object's list below was
  * left out. The lists only ever grow at their end; reordering them would misread stored payloads.
+ * A field of this name that GitHub itself sent is stored as a one-element array holding its value.
  */
 export const OMITTED_URLS_FIELD = "runboard_omitted_urls";
 
@@ -84,17 +85,30 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Sets an own field, "__proto__" included (a plain assignment would set the object's prototype). */
+function setField(target: Record<string, unknown>, field: string, value: unknown): void {
+  if (field === "__proto__") Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true });
+  else target[field] = value;
+}
+
 function omitFrom(value: unknown, kind: Kind): unknown {
-  // An object without its own API url has nothing derived; one that already holds the field is kept whole.
-  if (!isPlainObject(value) || typeof value.url !== "string" || OMITTED_URLS_FIELD in value) return value;
-  const base = value.url;
+  if (!isPlainObject(value)) return value;
+  const base = typeof value.url === "string" ? value.url : null;
+  // A field of the marker's name that GitHub sent is kept wrapped in an array, and nothing is left
+  // out beside it, so that restoring never reads it as a list of omitted fields.
+  const sentMarker = Object.hasOwn(value, OMITTED_URLS_FIELD);
   const index = INDEX[kind];
   const kept: Record<string, unknown> = {};
   let omitted = 0;
-  // for...in and a cheap test before the look-up: this runs for every stored run, on about 130 fields.
+  // for...in (a JSON object has no inherited fields) and a cheap test before the look-up: this
+  // runs for every stored run, on about 130 fields.
   for (const field in value) {
     const fieldValue = value[field];
-    if (typeof fieldValue === "string" && field.endsWith("_url")) {
+    if (field === OMITTED_URLS_FIELD) {
+      kept[field] = [fieldValue];
+      continue;
+    }
+    if (base !== null && !sentMarker && typeof fieldValue === "string" && field.endsWith("_url")) {
       const derived = index.get(field);
       if (
         derived !== undefined &&
@@ -106,7 +120,7 @@ function omitFrom(value: unknown, kind: Kind): unknown {
         continue;
       }
     }
-    kept[field] = kind === "repository" && field === "owner" ? omitFrom(fieldValue, "user") : fieldValue;
+    setField(kept, field, kind === "repository" && field === "owner" ? omitFrom(fieldValue, "user") : fieldValue);
   }
   if (omitted > 0) kept[OMITTED_URLS_FIELD] = omitted;
   return kept;
@@ -114,29 +128,37 @@ function omitFrom(value: unknown, kind: Kind): unknown {
 
 function restoreTo(value: unknown, kind: Kind): unknown {
   if (!isPlainObject(value)) return value;
+  // A spread copies every own field as a field, "__proto__" included.
   const restored: Record<string, unknown> = { ...value };
-  if (kind === "repository" && "owner" in value) restored.owner = restoreTo(value.owner, "user");
-  const omitted = value[OMITTED_URLS_FIELD];
-  if (typeof value.url !== "string" || !Number.isSafeInteger(omitted) || (omitted as number) < 0) return restored;
+  if (kind === "repository" && Object.hasOwn(value, "owner")) restored.owner = restoreTo(value.owner, "user");
+  const marker = value[OMITTED_URLS_FIELD];
+  if (Array.isArray(marker) && marker.length === 1) {
+    restored[OMITTED_URLS_FIELD] = marker[0];
+    return restored;
+  }
+  const urls = URLS[kind];
+  if (typeof value.url !== "string" || !Number.isSafeInteger(marker) || (marker as number) <= 0 || (marker as number) >= 2 ** urls.length) {
+    return restored;
+  }
   delete restored[OMITTED_URLS_FIELD];
-  URLS[kind].forEach(([field, suffix], i) => {
-    if (Math.floor((omitted as number) / 2 ** i) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
+  urls.forEach(([field, suffix], i) => {
+    if (Math.floor((marker as number) / 2 ** i) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
   });
   return restored;
 }
 
 /** A run object (webhook or REST) as it is stored: its repositories' and users' derived URLs left out. */
-export function omitDerivedUrls<T>(run: T): T {
+export function omitDerivedUrls(run: unknown): unknown {
   if (!isPlainObject(run)) return run;
   const stored: Record<string, unknown> = { ...run };
-  for (const [field, kind] of RUN_OBJECTS) if (field in run) stored[field] = omitFrom(run[field], kind);
-  return stored as T;
+  for (const [field, kind] of RUN_OBJECTS) if (Object.hasOwn(run, field)) stored[field] = omitFrom(run[field], kind);
+  return stored;
 }
 
 /** A stored run payload as GitHub sent it: the inverse of {@link omitDerivedUrls}. */
 export function restoreDerivedUrls(payload: unknown): unknown {
   if (!isPlainObject(payload)) return payload;
   const restored: Record<string, unknown> = { ...payload };
-  for (const [field, kind] of RUN_OBJECTS) if (field in payload) restored[field] = restoreTo(payload[field], kind);
+  for (const [field, kind] of RUN_OBJECTS) if (Object.hasOwn(payload, field)) restored[field] = restoreTo(payload[field], kind);
   return restored;
 }

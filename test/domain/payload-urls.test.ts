@@ -41,12 +41,33 @@ describe("a run's payload without its derived URLs", () => {
     expect(restoreDerivedUrls(stored)).toEqual(run);
   });
 
-  it("leaves an object that already holds the marker whole, and restores only a sound marker", () => {
-    const run = clone(runs[0]!);
-    (run.repository as Record<string, unknown>)[OMITTED_URLS_FIELD] = "x";
-    const stored = omitDerivedUrls(run) as Record<string, Record<string, unknown>>;
-    expect(stored.repository).toEqual(run.repository);
-    expect(restoreDerivedUrls(stored)).toEqual(run);
+  it.each([["a number", 1], ["zero", 0], ["text", "x"], ["a list", [3]]])(
+    "gives back a field of the marker's name that GitHub sent (%s), on a repository and its owner",
+    (_label, sent) => {
+      const run = clone(runs[0]!);
+      const repository = run.repository as Record<string, unknown>;
+      repository[OMITTED_URLS_FIELD] = sent;
+      (repository.owner as Record<string, unknown>)[OMITTED_URLS_FIELD] = sent;
+      const stored = JSON.parse(JSON.stringify(omitDerivedUrls(run)));
+      // Nothing is left out beside it; the owner, which holds one too, keeps its URLs as well.
+      expect(stored.repository.issues_url).toBe(repository.issues_url);
+      expect(restoreDerivedUrls(stored)).toEqual(run);
+    },
+  );
+
+  it("keeps a field named __proto__ as a field, and restores only a sound marker", () => {
+    const run = JSON.parse(JSON.stringify(runs[0]!).replace('"repository":{', '"repository":{"__proto__":{"polluted":true},'));
+    const stored = JSON.parse(JSON.stringify(omitDerivedUrls(run)));
+    expect(Object.hasOwn(stored.repository, "__proto__")).toBe(true);
+    expect(stored.repository.polluted).toBeUndefined();
+    const restored = restoreDerivedUrls(stored) as Record<string, Record<string, unknown>>;
+    expect(Object.hasOwn(restored.repository!, "__proto__")).toBe(true);
+    expect(JSON.stringify(restored)).toBe(JSON.stringify(restoreDerivedUrls(JSON.parse(JSON.stringify(restored)))));
+    for (const marker of [-1, 1.5, 2 ** 40, "1"]) {
+      const odd = clone(stored);
+      odd.repository[OMITTED_URLS_FIELD] = marker;
+      expect((restoreDerivedUrls(odd) as typeof odd).repository[OMITTED_URLS_FIELD]).toBe(marker);
+    }
     expect(restoreDerivedUrls(null)).toBeNull();
     expect(omitDerivedUrls("text")).toBe("text");
   });
