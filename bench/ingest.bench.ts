@@ -13,7 +13,7 @@
  * commits ended with one check run listing all of their workflows.
  *
  *   npx tsx bench/ingest.bench.ts            (EVENTS=20000 CONCURRENCY=32 ROUNDS=3 to change the load;
- *                                             COMMIT_EVENTS=2000 DRAIN_SECONDS=900 for the check-run workloads;
+ *                                             COMMIT_EVENTS=2000 COMMIT_WARMUP=1000 DRAIN_SECONDS=900 for the check-run workloads;
  *                                             STREAMS=200 for the live-pages workload;
  *                                             WORKLOADS=deliveries,streams,slow,silent to run some of them)
  *
