@@ -67,9 +67,8 @@ const USER_URLS: ReadonlyArray<readonly [string, string]> = [
 ];
 
 type Kind = "repository" | "user";
-const URLS: Record<Kind, ReadonlyArray<readonly [string, string]>> = { repository: REPOSITORY_URLS, user: USER_URLS };
-/** Each field's suffix and bit (2 ** its place in the list). */
-const INDEX: Record<Kind, ReadonlyMap<string, { suffix: string; bit: number }>> = {
+/** Each kind's fields in list order, with their suffix and bit (2 ** the field's place in the list). */
+const DERIVED: Record<Kind, ReadonlyMap<string, { suffix: string; bit: number }>> = {
   repository: new Map(REPOSITORY_URLS.map(([field, suffix], i) => [field, { suffix, bit: 2 ** i }])),
   user: new Map(USER_URLS.map(([field, suffix], i) => [field, { suffix, bit: 2 ** i }])),
 };
@@ -97,7 +96,7 @@ function omitFrom(value: unknown, kind: Kind): unknown {
   // A field of the marker's name that GitHub sent is kept wrapped in an array, and nothing is left
   // out beside it, so that restoring never reads it as a list of omitted fields.
   const sentMarker = Object.hasOwn(value, OMITTED_URLS_FIELD);
-  const index = INDEX[kind];
+  const derivedFields = DERIVED[kind];
   const kept: Record<string, unknown> = {};
   let omitted = 0;
   // for...in (a JSON object has no inherited fields) and a cheap test before the look-up: this
@@ -109,7 +108,7 @@ function omitFrom(value: unknown, kind: Kind): unknown {
       continue;
     }
     if (base !== null && !sentMarker && typeof fieldValue === "string" && field.endsWith("_url")) {
-      const derived = index.get(field);
+      const derived = derivedFields.get(field);
       if (
         derived !== undefined &&
         fieldValue.length === base.length + derived.suffix.length &&
@@ -136,29 +135,31 @@ function restoreTo(value: unknown, kind: Kind): unknown {
     restored[OMITTED_URLS_FIELD] = marker[0];
     return restored;
   }
-  const urls = URLS[kind];
-  if (typeof value.url !== "string" || !Number.isSafeInteger(marker) || (marker as number) <= 0 || (marker as number) >= 2 ** urls.length) {
+  const derivedFields = DERIVED[kind];
+  if (typeof value.url !== "string" || !Number.isSafeInteger(marker) || (marker as number) <= 0 || (marker as number) >= 2 ** derivedFields.size) {
     return restored;
   }
   delete restored[OMITTED_URLS_FIELD];
-  urls.forEach(([field, suffix], i) => {
-    if (Math.floor((marker as number) / 2 ** i) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
-  });
+  for (const [field, { suffix, bit }] of derivedFields) {
+    if (Math.floor((marker as number) / bit) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
+  }
   return restored;
+}
+
+/** The run with each of its repository and user objects passed through `change`. */
+function withRunObjects(run: unknown, change: (value: unknown, kind: Kind) => unknown): unknown {
+  if (!isPlainObject(run)) return run;
+  const changed: Record<string, unknown> = { ...run };
+  for (const [field, kind] of RUN_OBJECTS) if (Object.hasOwn(run, field)) changed[field] = change(run[field], kind);
+  return changed;
 }
 
 /** A run object (webhook or REST) as it is stored: its repositories' and users' derived URLs left out. */
 export function omitDerivedUrls(run: unknown): unknown {
-  if (!isPlainObject(run)) return run;
-  const stored: Record<string, unknown> = { ...run };
-  for (const [field, kind] of RUN_OBJECTS) if (Object.hasOwn(run, field)) stored[field] = omitFrom(run[field], kind);
-  return stored;
+  return withRunObjects(run, omitFrom);
 }
 
 /** A stored run payload as GitHub sent it: the inverse of {@link omitDerivedUrls}. */
 export function restoreDerivedUrls(payload: unknown): unknown {
-  if (!isPlainObject(payload)) return payload;
-  const restored: Record<string, unknown> = { ...payload };
-  for (const [field, kind] of RUN_OBJECTS) if (Object.hasOwn(payload, field)) restored[field] = restoreTo(payload[field], kind);
-  return restored;
+  return withRunObjects(payload, restoreTo);
 }
