@@ -43,20 +43,22 @@ await withBenchDatabase("write_parts", async (uri) => {
     await admin.query("ALTER TABLE builds ENABLE TRIGGER USER");
     await admin.query("ALTER TABLE builds ALTER COLUMN payload SET STORAGE EXTENDED");
     for (const statement of VARIANTS[variant]!) await admin.query(statement);
-    const started = performance.now();
-    for (let i = 0; i < RUNS_PER_BLOCK; i++) {
-      const id = nextRun++;
-      for (const status of ["queued", "in_progress", "completed"] as const) {
+    // Made before the clock starts: what is timed is the write, from the call in Node to its answer.
+    const writes = Array.from({ length: RUNS_PER_BLOCK }, () => nextRun++).flatMap((id) =>
+      (["queued", "in_progress", "completed"] as const).map((status) => {
         const payload = runPayload({
           id, repository: `acme/repo-${id % 20}`, workflow: "CI", branch: "main", conclusion: "success", status,
           createdAt: new Date(Date.now() - 3_600_000), seconds: 60, actor: "mona", message: `Change ${id}`,
         });
         const record = normalizeWorkflowRun(payload.workflow_run, { fallbackRepository: payload.repository }) as BuildRecord;
-        const delivery = { id: `delivery-${id}-${status}`, event: "workflow_run", action: payload.action };
-        await writeBatch(pool, { deliveries: [delivery], runs: [{ record, history: false }], jobs: [], now: new Date(), context });
-      }
+        return { record, delivery: { id: `delivery-${id}-${status}`, event: "workflow_run", action: payload.action } };
+      }),
+    );
+    const started = performance.now();
+    for (const { record, delivery } of writes) {
+      await writeBatch(pool, { deliveries: [delivery], runs: [{ record, history: false }], jobs: [], now: new Date(), context });
     }
-    return (performance.now() - started) / (RUNS_PER_BLOCK * 3);
+    return (performance.now() - started) / writes.length;
   };
 
   const names = Object.keys(VARIANTS);
