@@ -306,6 +306,24 @@ function cpuPerEvent(before: CpuSoFar | null, after: CpuSoFar | null, events: nu
   return { server: (after.server - before.server) / events, postgres: (after.postgres - before.postgres) / events };
 }
 
+/** The connection that reads how much WAL the database cluster has written (set once the bench database is open). */
+let walReader: pg.Client | null = null;
+
+/** Bytes of WAL the cluster has written so far, or null without a reader. */
+async function walSoFar(): Promise<number | null> {
+  if (!walReader) return null;
+  const { rows } = await walReader.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS bytes");
+  return Number(rows[0].bytes);
+}
+
+/**
+ * WAL per event between two readings: everything the cluster wrote meanwhile, the server's workers
+ * included, divided by the events sent.
+ */
+function walPerEvent(before: number | null, after: number | null, events: number): number | null {
+  return before === null || after === null ? null : (after - before) / events;
+}
+
 /**
  * Sends one delivery and resolves when its 200 has arrived. A kept-alive socket the server closed
  * just as it was reused (its idle time-out) is reset without an answer: the delivery is sent once
@@ -411,18 +429,22 @@ interface Figures {
   memory: number | null;
   /** CPU per event at full speed (ms): the server's process and PostgreSQL's. */
   cpu: CpuSoFar | null;
+  /** Bytes of WAL per event at full speed. */
+  wal: number | null;
 }
 
 async function measure(port: number, path: string, firstRunId: number, count: () => Promise<number>, pid: number, installations = 0): Promise<Figures> {
   const warmup = makeEvents(WARMUP, firstRunId, installations);
   const load = makeEvents(EVENTS, firstRunId + WARMUP, installations);
   await maxRate(port, path, warmup);
+  const walBefore = await walSoFar();
   const cpuBefore = cpuSoFar(pid);
   const { rate } = await maxRate(port, path, load);
   const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.length);
+  const wal = walPerEvent(walBefore, await walSoFar(), load.length);
   const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS, installations);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
-  return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid), cpu };
+  return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid), cpu, wal };
 }
 
 /**
@@ -500,6 +522,7 @@ function combine(rounds: Figures[]): Figures {
     sent: rounds.reduce((sum, f) => sum + f.sent, 0),
     memory: Math.max(...rounds.map((f) => f.memory ?? NaN)),
     cpu: medianCpu(rounds),
+    wal: medianWal(rounds),
   };
 }
 
@@ -508,6 +531,17 @@ function medianCpu(rounds: Figures[]): CpuSoFar | null {
   const cpus = rounds.map((f) => f.cpu);
   if (cpus.length === 0 || cpus.some((c) => c === null)) return null;
   return { server: median(cpus.map((c) => c!.server)), postgres: median(cpus.map((c) => c!.postgres)) };
+}
+
+/** The median of the rounds' WAL per event, or null when a round has none. */
+function medianWal(rounds: Figures[]): number | null {
+  const wals = rounds.map((f) => f.wal);
+  return wals.length === 0 || wals.some((w) => w === null) ? null : median(wals as number[]);
+}
+
+/** WAL per event in KB. */
+function walCell(bytes: number | null): string {
+  return bytes === null ? "–" : `${(bytes / 1024).toFixed(1)} KB`;
 }
 
 /** CPU per event as "server / PostgreSQL ms". */
@@ -576,9 +610,11 @@ async function measureCommits(port: number, path: string, firstCommit: number, p
   const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
   const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);
   const warm = await maxRate(port, path, warmup.events);
+  const walBefore = await walSoFar();
   const cpuBefore = cpuSoFar(pid);
   const full = await maxRate(port, path, load.events);
   const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.events.length);
+  const wal = walPerEvent(walBefore, await walSoFar(), load.events.length);
   const halfCommits = Math.max(25, Math.ceil(((full.rate / 2) * COMMIT_HALF_LOAD_SECONDS) / WORKFLOWS.length));
   const half = makeCommitEvents(halfCommits, firstCommit + warmup.commits.length + load.commits.length);
   const stopSampling = TRACE_ACTIVITY && databaseUri ? await sampleActivity(databaseUri, `:${port}`) : null;
@@ -587,6 +623,7 @@ async function measureCommits(port: number, path: string, firstCommit: number, p
   return {
     rate: full.rate,
     cpu,
+    wal,
     p50,
     p99,
     p99Full: quantile(full.answers, 0.99),
@@ -600,6 +637,7 @@ async function main() {
   await withBenchDatabase("ingest", async (uri) => {
     const db = new pg.Client({ connectionString: uri });
     await db.connect();
+    walReader = db;
     const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     const env = { DATABASE_URL: uri, WEBHOOK_SECRET: SECRET, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", POLL_INTERVAL_SECONDS: "0" };
     const count = async (table: string) => Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
@@ -617,7 +655,7 @@ async function main() {
     }
 
     if (WORKLOADS.has("deliveries")) {
-      const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null, cpu: null };
+      const none: Figures = { rate: NaN, p50: NaN, p99: NaN, stored: 0, sent: 0, memory: null, cpu: null, wal: null };
       const perRun = WARMUP + EVENTS + 20_000;
       const app = (round: number) =>
         run("src/main.ts", { APP_ID: "1", PRIVATE_KEY: privateKey }, APP_NODE_ARGS, "/api/github/webhooks", 1_000_000 + round * perRun, "deliveries");
@@ -651,6 +689,7 @@ ${table(
   [
     ["Events per second (max)", ours.rate.toFixed(0), baseline.rate.toFixed(0), (ours.rate / baseline.rate).toFixed(2), "≥ 0.75"],
     ["CPU per event at full speed: server process / PostgreSQL", cpuCell(ours.cpu), cpuCell(baseline.cpu), "", ""],
+    ["WAL written per event at full speed", walCell(ours.wal), walCell(baseline.wal), "", ""],
     ["p50 to 2xx at half load", ms(ours.p50), ms(baseline.p50), "", ""],
     ["p99 to 2xx at half load", ms(ours.p99), ms(baseline.p99), "", "< 20 ms"],
     ["Events lost (stored vs sent)", lost(ours), lost(baseline), "", "none"],
@@ -819,6 +858,7 @@ ${table(
       }
       console.log(commitSection(rounds as Map<CommitSide, CommitFigures[]>));
     }
+    walReader = null;
     await db.end();
   });
 }
@@ -899,6 +939,7 @@ ${table(
     row("Events per second (max; ratio to baseline)", rate, "≥ 0.75 of baseline"),
     row("Ratio to baseline, each round", appOnly(ratios)),
     row("CPU per event at full speed: server process / PostgreSQL", (f) => cpuCell(medianCpu(f))),
+    row("WAL written per event at full speed", (f) => walCell(medianWal(f))),
     row("p50 to 2xx at half load", (f) => ms(median(f.map((x) => x.p50)))),
     row("p99 to 2xx at half load (ratio to baseline)", p99Half, "≤ 1.5× baseline"),
     row(`p99 to 2xx at full speed (${CONCURRENCY} at a time)`, (f) => ms(median(f.map((x) => x.p99Full)))),
