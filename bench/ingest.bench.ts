@@ -324,6 +324,15 @@ function walPerEvent(before: number | null, after: number | null, events: number
   return before === null || after === null ? null : (after - before) / events;
 }
 
+/** Runs a phase of `events` events and reads what it cost per event: CPU (the server's, PostgreSQL's) and WAL. */
+async function costPerEvent<T>(pid: number, events: number, phase: () => Promise<T>): Promise<{ result: T; cpu: CpuSoFar | null; wal: number | null }> {
+  const walBefore = await walSoFar();
+  const cpuBefore = cpuSoFar(pid);
+  const result = await phase();
+  const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), events);
+  return { result, cpu, wal: walPerEvent(walBefore, await walSoFar(), events) };
+}
+
 /**
  * Sends one delivery and resolves when its 200 has arrived. A kept-alive socket the server closed
  * just as it was reused (its idle time-out) is reset without an answer: the delivery is sent once
@@ -437,11 +446,11 @@ async function measure(port: number, path: string, firstRunId: number, count: ()
   const warmup = makeEvents(WARMUP, firstRunId, installations);
   const load = makeEvents(EVENTS, firstRunId + WARMUP, installations);
   await maxRate(port, path, warmup);
-  const walBefore = await walSoFar();
-  const cpuBefore = cpuSoFar(pid);
-  const { rate } = await maxRate(port, path, load);
-  const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.length);
-  const wal = walPerEvent(walBefore, await walSoFar(), load.length);
+  const {
+    result: { rate },
+    cpu,
+    wal,
+  } = await costPerEvent(pid, load.length, () => maxRate(port, path, load));
   const half = makeEvents(Math.max(200, Math.round((rate / 2) * HALF_LOAD_SECONDS)), firstRunId + WARMUP + EVENTS, installations);
   const { p50, p99 } = await latencyAt(port, path, half, rate / 2);
   return { rate, p50, p99, stored: await count(), sent: warmup.length + load.length + half.length, memory: peakMemoryMiB(pid), cpu, wal };
@@ -610,11 +619,7 @@ async function measureCommits(port: number, path: string, firstCommit: number, p
   const warmup = makeCommitEvents(Math.ceil(COMMIT_WARMUP / WORKFLOWS.length), firstCommit);
   const load = makeCommitEvents(Math.ceil(COMMIT_EVENTS / WORKFLOWS.length), firstCommit + warmup.commits.length);
   const warm = await maxRate(port, path, warmup.events);
-  const walBefore = await walSoFar();
-  const cpuBefore = cpuSoFar(pid);
-  const full = await maxRate(port, path, load.events);
-  const cpu = cpuPerEvent(cpuBefore, cpuSoFar(pid), load.events.length);
-  const wal = walPerEvent(walBefore, await walSoFar(), load.events.length);
+  const { result: full, cpu, wal } = await costPerEvent(pid, load.events.length, () => maxRate(port, path, load.events));
   const halfCommits = Math.max(25, Math.ceil(((full.rate / 2) * COMMIT_HALF_LOAD_SECONDS) / WORKFLOWS.length));
   const half = makeCommitEvents(halfCommits, firstCommit + warmup.commits.length + load.commits.length);
   const stopSampling = TRACE_ACTIVITY && databaseUri ? await sampleActivity(databaseUri, `:${port}`) : null;
