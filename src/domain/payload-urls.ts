@@ -136,12 +136,13 @@ function restoreTo(value: unknown, kind: Kind): unknown {
     return restored;
   }
   const derivedFields = DERIVED[kind];
-  if (typeof value.url !== "string" || !Number.isSafeInteger(marker) || (marker as number) <= 0 || (marker as number) >= 2 ** derivedFields.size) {
+  const { url } = value;
+  if (typeof url !== "string" || typeof marker !== "number" || !Number.isSafeInteger(marker) || marker <= 0 || marker >= 2 ** derivedFields.size) {
     return restored;
   }
   delete restored[OMITTED_URLS_FIELD];
   for (const [field, { suffix, bit }] of derivedFields) {
-    if (Math.floor((marker as number) / bit) % 2 === 1) restored[field] = `${value.url as string}${suffix}`;
+    if (Math.floor(marker / bit) % 2 === 1) restored[field] = `${url}${suffix}`;
   }
   return restored;
 }
